@@ -1,0 +1,204 @@
+//! Step 5 — what the limiter does when Redis is gone or slow.
+//!
+//! README, step 5: every decision finishes within the configured timeout; when
+//! Redis cannot answer in time, the configured policy decides (fail open or
+//! fail closed), the decision is marked degraded, and the event is logged; when
+//! Redis comes back, decisions use it again without a restart. Faults come from
+//! labkit's proxy between the limiter and Redis.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use rate_limiter::{Decision, FailurePolicy, Limiter, RedisTokenBucket, rate_limited};
+use tracing::instrument::WithSubscriber;
+
+use crate::support::{clock, ms, quota, secs};
+
+/// The decision budget the tests configure; each test allows ten times that
+/// before calling a decision hung.
+const TIMEOUT: Duration = Duration::from_millis(200);
+const HUNG: Duration = Duration::from_secs(2);
+
+/// A limiter whose Redis connection goes through a fault proxy.
+async fn behind_a_proxy(
+    redis: &labkit::TestRedis,
+    policy: FailurePolicy,
+) -> anyhow::Result<(labkit::FaultProxy, RedisTokenBucket)> {
+    let proxy = labkit::FaultProxy::for_url(redis.url()).await?;
+    let conn = labkit::redis::connect(proxy.url()).await?;
+    let limiter = RedisTokenBucket::new(conn, redis.prefix(), quota(3, 1, secs(60)), clock())
+        .with_failure_policy(policy, TIMEOUT);
+    Ok((proxy, limiter))
+}
+
+/// One decision, bounded by the test, with the logs it emitted.
+async fn decide_logged(
+    limiter: &RedisTokenBucket,
+    key: &str,
+) -> anyhow::Result<(Decision, labkit::CapturedLogs)> {
+    let (dispatch, logs) = labkit::capture_logs();
+    let decision = labkit::within(
+        HUNG,
+        format!("a decision that should end within its {TIMEOUT:?} budget (README step 5)"),
+        limiter.try_acquire(key, 1).with_subscriber(dispatch),
+    )
+    .await??;
+    Ok((decision, logs))
+}
+
+fn logged_a_warning(logs: &labkit::CapturedLogs) -> bool {
+    logs.contains("WARN", "") || logs.contains("ERROR", "")
+}
+
+/// Redis cut off, fail closed: the request is refused within the budget, the
+/// decision says it is degraded and when to retry, and a warning is logged.
+#[tokio::test]
+async fn step5_with_redis_cut_off_a_fail_closed_limiter_refuses_within_its_timeout()
+-> anyhow::Result<()> {
+    let redis = labkit::TestRedis::new().await?;
+    let (proxy, limiter) = behind_a_proxy(&redis, FailurePolicy::FailClosed).await?;
+    assert!(
+        !limiter.try_acquire("k", 1).await?.degraded,
+        "with Redis up, decisions are not degraded"
+    );
+    proxy.cut();
+    let (decision, logs) = decide_logged(&limiter, "k").await?;
+    assert!(
+        !decision.allowed,
+        "fail closed: with Redis unreachable the request must be refused, got {decision:?}"
+    );
+    assert!(
+        decision.degraded,
+        "the refusal must be marked degraded: Redis did not decide it"
+    );
+    assert!(
+        decision.retry_after.is_some(),
+        "a refusal always says when to retry"
+    );
+    assert!(
+        logged_a_warning(&logs),
+        "README step 5: a degraded decision must be logged (WARN or ERROR); got:\n{}",
+        logs.text()
+    );
+    Ok(())
+}
+
+/// Redis stalled (connection open, no answer), fail open: the request is
+/// allowed within the budget, marked degraded, and logged.
+#[tokio::test]
+async fn step5_with_redis_stalled_a_fail_open_limiter_allows_within_its_timeout()
+-> anyhow::Result<()> {
+    let redis = labkit::TestRedis::new().await?;
+    let (proxy, limiter) = behind_a_proxy(&redis, FailurePolicy::FailOpen).await?;
+    limiter.try_acquire("k", 1).await?;
+    proxy.stall();
+    let (decision, logs) = decide_logged(&limiter, "k").await?;
+    assert!(
+        decision.allowed,
+        "fail open: with Redis silent the request must be allowed, got {decision:?}"
+    );
+    assert!(decision.degraded, "the allowance must be marked degraded");
+    assert!(
+        logged_a_warning(&logs),
+        "a degraded decision must be logged; got:\n{}",
+        logs.text()
+    );
+    proxy.restore();
+    Ok(())
+}
+
+/// Redis stalled, fail closed: refused. (A black hole is the failure only a
+/// timeout notices: no error ever arrives.)
+#[tokio::test]
+async fn step5_with_redis_stalled_a_fail_closed_limiter_refuses() -> anyhow::Result<()> {
+    let redis = labkit::TestRedis::new().await?;
+    let (proxy, limiter) = behind_a_proxy(&redis, FailurePolicy::FailClosed).await?;
+    limiter.try_acquire("k", 1).await?;
+    proxy.stall();
+    let (decision, _) = decide_logged(&limiter, "k").await?;
+    assert!(
+        !decision.allowed && decision.degraded,
+        "fail closed must refuse when Redis is silent, got {decision:?}"
+    );
+    proxy.restore();
+    Ok(())
+}
+
+/// A slow Redis that still answers within the budget is not a failure.
+#[tokio::test]
+async fn step5_a_slow_redis_within_the_timeout_is_not_a_failure() -> anyhow::Result<()> {
+    let redis = labkit::TestRedis::new().await?;
+    let (proxy, limiter) = behind_a_proxy(&redis, FailurePolicy::FailClosed).await?;
+    limiter.try_acquire("k", 1).await?;
+    proxy.slow(ms(20));
+    let (decision, _) = decide_logged(&limiter, "k").await?;
+    assert!(
+        decision.allowed && !decision.degraded,
+        "40 ms round trips fit a {TIMEOUT:?} budget: {decision:?}"
+    );
+    assert_eq!(
+        decision.remaining, 1,
+        "the decision came from Redis: 3 - 2 = 1 left"
+    );
+    Ok(())
+}
+
+/// After an outage the same limiter uses Redis again, without a restart, and the
+/// state from before the outage is still there.
+#[tokio::test]
+async fn step5_the_limiter_recovers_when_redis_returns() -> anyhow::Result<()> {
+    let redis = labkit::TestRedis::new().await?;
+    let (proxy, limiter) = behind_a_proxy(&redis, FailurePolicy::FailClosed).await?;
+    limiter.try_acquire("k", 2).await?;
+    proxy.cut();
+    assert!(decide_logged(&limiter, "k").await?.0.degraded);
+    proxy.restore();
+    labkit::eventually(
+        secs(10),
+        "a non-degraded decision after Redis came back",
+        || async { Ok(!limiter.try_acquire("k", 0).await?.degraded) },
+    )
+    .await?;
+    let d = limiter.try_acquire("k", 1).await?;
+    assert!(
+        d.allowed && !d.degraded && d.remaining == 0,
+        "1 of 3 was left before the outage: {d:?}"
+    );
+    assert!(
+        !limiter.try_acquire("k", 1).await?.allowed,
+        "and nothing after it"
+    );
+    Ok(())
+}
+
+/// Through the middleware, a fail-closed outage is a 503 with `Retry-After` —
+/// the limiter failed, not the client, so it is not a 429.
+#[tokio::test]
+async fn step5_a_fail_closed_outage_reaches_http_clients_as_503_with_retry_after()
+-> anyhow::Result<()> {
+    let redis = labkit::TestRedis::new().await?;
+    let (proxy, limiter) = behind_a_proxy(&redis, FailurePolicy::FailClosed).await?;
+    let limiter: Arc<dyn Limiter> = Arc::new(limiter);
+    let app = rate_limited(
+        Router::new().route("/hello", get(|| async { "hello" })),
+        limiter,
+    );
+    let server = labkit::http::TestServer::start(app).await?;
+    assert_eq!(server.get("/hello", &[]).await?.status, 200);
+    proxy.cut();
+    let response = server.get("/hello", &[]).await?;
+    assert_eq!(
+        response.status,
+        503,
+        "README step 5: fail closed through HTTP is 503, got {} {}",
+        response.status,
+        response.text()
+    );
+    assert!(
+        response.header("retry-after").is_some(),
+        "a 503 from the limiter says when to retry"
+    );
+    Ok(())
+}

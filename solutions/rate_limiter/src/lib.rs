@@ -1,0 +1,32 @@
+//! # Rate limiting for an API gateway — reference solution
+//!
+//! The question: design rate limiting for an API gateway; token bucket, leaky
+//! bucket or sliding window — pick one and defend it.
+//!
+//! This solution picks the **token bucket** for the gateway: it states a burst
+//! and a sustained rate separately (the two numbers product teams actually
+//! negotiate), costs O(1) memory per key, and becomes a single atomic script on
+//! Redis. The sliding window log (step 2) is kept for comparison: exact over
+//! every window, but O(limit) memory per key.
+//!
+//! | step | module                | what it adds                                         |
+//! |------|-----------------------|------------------------------------------------------|
+//! | 1    | [`token_bucket`]      | per-key buckets, exact integer refill, thread safety |
+//! | 2    | [`sliding_window`]    | a window with no edge to exploit                     |
+//! | 3    | [`redis_bucket`]      | one atomic script per decision, shared by instances  |
+//! | 4    | [`http`]              | axum middleware, 429 + `Retry-After` + `RateLimit`   |
+//! | 5    | [`redis_bucket`]      | a bounded decision and a stated failure policy       |
+
+pub mod clock;
+pub mod http;
+pub mod quota;
+pub mod redis_bucket;
+pub mod sliding_window;
+pub mod token_bucket;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use http::{Limiter, Policy, rate_limited};
+pub use quota::{Decision, Quota, RateLimitError};
+pub use redis_bucket::{FailurePolicy, RedisTokenBucket};
+pub use sliding_window::SlidingWindow;
+pub use token_bucket::TokenBucket;
