@@ -292,18 +292,25 @@ fn schedule(max_cost: u64) -> impl Strategy<Value = Vec<Step>> {
     )
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: 200,
+        ..ProptestConfig::default()
+    }
+}
 
-    /// Over any schedule and between any two requests, the admitted cost is at
-    /// most `capacity + rate × elapsed` — the token bucket's whole promise.
-    #[test]
-    fn step1_admitted_cost_never_exceeds_capacity_plus_refill(
-        capacity in 1u64..20,
-        amount in 1u64..5,
-        period_ms in 1u64..2_000,
-        steps in schedule(20),
-    ) {
+/// Each property test first makes one plain call, so that an unfinished step
+/// fails once with its `todo!` message instead of once per shrink attempt.
+fn smoke() {
+    let _ = TokenBucket::new(quota(1, 1, secs(1)), clock()).try_acquire("smoke", 0);
+}
+
+/// Over any schedule and between any two requests, the admitted cost is at most
+/// `capacity + rate × elapsed` — the token bucket's whole promise.
+#[test]
+fn step1_admitted_cost_never_exceeds_capacity_plus_refill() {
+    smoke();
+    proptest!(config(), |(capacity in 1u64..20, amount in 1u64..5, period_ms in 1u64..2_000, steps in schedule(20))| {
         let clock = clock();
         let limiter = TokenBucket::new(quota(capacity, amount, ms(period_ms)), clock.clone());
         let mut admitted: Vec<(u64, u64)> = Vec::new(); // (time in ms since start, cost)
@@ -324,23 +331,20 @@ proptest! {
                 let bound = capacity as u128 * period_ms as u128 + amount as u128 * (to - from) as u128;
                 prop_assert!(
                     total * period_ms as u128 <= bound,
-                    "admitted {total} between t={from}ms and t={to}ms, more than capacity {capacity} + {amount} per {period_ms}ms \
-                     (README step 1)"
+                    "admitted {} between t={}ms and t={}ms, more than capacity {} + {} per {}ms (README step 1)",
+                    total, from, to, capacity, amount, period_ms
                 );
             }
         }
-    }
+    });
+}
 
-    /// Whatever happened before, after a full refill exactly `capacity` unit
-    /// requests pass at once, and the next is refused.
-    #[test]
-    fn step1_after_a_long_idle_exactly_capacity_requests_pass(
-        capacity in 1u64..30,
-        amount in 1u64..5,
-        period_ms in 1u64..1_000,
-        steps in schedule(30),
-        extra_idle_ms in 0u64..100_000,
-    ) {
+/// Whatever happened before, after a full refill exactly `capacity` unit
+/// requests pass at once, and the next is refused.
+#[test]
+fn step1_after_a_long_idle_exactly_capacity_requests_pass() {
+    smoke();
+    proptest!(config(), |(capacity in 1u64..30, amount in 1u64..5, period_ms in 1u64..1_000, steps in schedule(30), extra_idle_ms in 0u64..100_000)| {
         let clock = clock();
         let q = quota(capacity, amount, ms(period_ms));
         let limiter = TokenBucket::new(q, clock.clone());
@@ -350,20 +354,22 @@ proptest! {
         }
         clock.advance(q.full_refill() + ms(extra_idle_ms));
         for n in 1..=capacity {
-            prop_assert!(limiter.try_acquire("k", 1).unwrap().allowed, "request {n} of {capacity} after a full refill was refused");
+            prop_assert!(limiter.try_acquire("k", 1).unwrap().allowed, "request {} of {} after a full refill was refused", n, capacity);
         }
-        prop_assert!(!limiter.try_acquire("k", 1).unwrap().allowed, "request {} after a full refill passed: the bucket held more than capacity", capacity + 1);
-    }
+        prop_assert!(
+            !limiter.try_acquire("k", 1).unwrap().allowed,
+            "request {} after a full refill passed: the bucket held more than its capacity (README step 1)",
+            capacity + 1
+        );
+    });
+}
 
-    /// Whenever a request is refused, waiting its `retry_after` makes the same
-    /// request pass, and waiting a millisecond less does not.
-    #[test]
-    fn step1_every_retry_after_is_honest(
-        capacity in 1u64..10,
-        amount in 1u64..4,
-        period_ms in 10u64..3_000,
-        steps in schedule(10),
-    ) {
+/// Whenever a request is refused, waiting its `retry_after` makes the same
+/// request pass, and waiting a millisecond less does not.
+#[test]
+fn step1_every_retry_after_is_honest() {
+    smoke();
+    proptest!(config(), |(capacity in 1u64..10, amount in 1u64..4, period_ms in 10u64..3_000, steps in schedule(10))| {
         let clock = clock();
         let limiter = TokenBucket::new(quota(capacity, amount, ms(period_ms)), clock.clone());
         for step in &steps {
@@ -376,12 +382,12 @@ proptest! {
             let wait = d.retry_after.expect("refused requests carry retry_after");
             if wait > ms(2) {
                 clock.advance(wait - ms(1));
-                prop_assert!(!limiter.try_acquire("k", cost).unwrap().allowed, "passed 1 ms before retry_after {wait:?}");
+                prop_assert!(!limiter.try_acquire("k", cost).unwrap().allowed, "passed 1 ms before retry_after {:?}", wait);
                 clock.advance(ms(1));
             } else {
                 clock.advance(wait);
             }
-            prop_assert!(limiter.try_acquire("k", cost).unwrap().allowed, "still refused after waiting retry_after {wait:?}");
+            prop_assert!(limiter.try_acquire("k", cost).unwrap().allowed, "still refused after waiting retry_after {:?}", wait);
         }
-    }
+    });
 }

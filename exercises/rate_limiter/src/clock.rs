@@ -1,3 +1,4 @@
+// Provided: use as is. (The reference solution compiles this same file.)
 //! Time, injected.
 //!
 //! A rate limiter is a function of time, so tests must control time: a test that

@@ -1,3 +1,4 @@
+// Provided: use as is. (The reference solution compiles this same file.)
 //! The vocabulary every limiter shares: a quota in, a decision out.
 
 use std::time::Duration;

@@ -1,0 +1,39 @@
+//! # Rate limiting for an API gateway
+//!
+//! The question: design rate limiting for an API gateway. Token bucket, leaky
+//! bucket or sliding window — pick one and defend it.
+//!
+//! Read `README.md` next to this crate, then make the tests pass step by step:
+//!
+//! ```text
+//! cargo test -p rate_limiter step1      # or: cargo lab check rate_limiter
+//! ```
+//!
+//! | step | where                  | what you build                                        |
+//! |------|------------------------|-------------------------------------------------------|
+//! | 1    | [`token_bucket`]       | a token bucket per key, in memory, safe under threads |
+//! | 2    | [`sliding_window`]     | a sliding window per key, in memory                   |
+//! | 3    | [`redis_bucket`]       | the bucket in Redis: one atomic script per decision   |
+//! | 4    | [`http`]               | axum middleware: 429, `Retry-After`, `RateLimit`      |
+//! | 5    | [`redis_bucket`], [`http`] | a bounded decision and a failure policy           |
+//!
+//! [`clock`] and [`quota`] are provided. Every place you need to change is
+//! marked `// TODO(step N)`.
+
+// The skeleton leaves fields and parameters unused until you write the bodies.
+// Delete this line when you are done, to let the compiler find leftovers.
+#![allow(dead_code, unused_variables, unused_imports)]
+
+pub mod clock;
+pub mod http;
+pub mod quota;
+pub mod redis_bucket;
+pub mod sliding_window;
+pub mod token_bucket;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use http::{Limiter, Policy, rate_limited};
+pub use quota::{Decision, Quota, RateLimitError};
+pub use redis_bucket::{FailurePolicy, RedisTokenBucket};
+pub use sliding_window::SlidingWindow;
+pub use token_bucket::TokenBucket;
