@@ -1,0 +1,20 @@
+//! The backend-lab CLI as a library, so the lab's own tests can drive it.
+//!
+//! * [`workspace`] finds the lab and its exercises; [`exercise`] reads their
+//!   `exercise.toml`.
+//! * [`cargo`] runs `cargo test` and [`libtest`] reads its plain output (stable
+//!   across Rust versions, unlike libtest's unstable JSON).
+//! * [`state`] keeps the learner's progress outside version control.
+//! * [`verify`] is the maintainers' gate; [`mutant`] applies curated wrong
+//!   answers to a scratch copy of the workspace.
+//! * [`cli`] is the command line.
+
+pub mod cargo;
+pub mod cli;
+pub mod exercise;
+pub mod libtest;
+pub mod mutant;
+pub mod services;
+pub mod state;
+pub mod verify;
+pub mod workspace;

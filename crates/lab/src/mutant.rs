@@ -1,0 +1,294 @@
+//! Curated wrong answers, and the scratch copy they are applied to.
+//!
+//! A mutant is a small unified diff against the reference solution's crate, in
+//! `solutions/<name>/mutants/<mutant>.patch`, headed by:
+//!
+//! ```text
+//! mutant: GET-then-SET instead of an atomic script: …      (required: the mistake it models)
+//! killed-by: step3_redis::step3_instances_on_…             (optional, repeatable)
+//!
+//! --- a/src/redis_bucket.rs
+//! +++ b/src/redis_bucket.rs
+//! @@ …
+//! ```
+//!
+//! Mutants are never applied to the real tree. `lab verify` keeps a copy of the
+//! workspace under the target directory, patches the copy, and runs the
+//! reference's tests there. Files are only rewritten when their content differs,
+//! so cargo rebuilds just the crate a mutant touches.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use diffy::patch_set::{FileOperation, ParseOptions, PatchKind, PatchSet};
+
+use crate::exercise::Exercise;
+use crate::workspace::Workspace;
+
+#[derive(Clone, Debug)]
+pub struct Mutant {
+    pub name: String,
+    pub path: PathBuf,
+    /// The mistake it models, in one line.
+    pub mistake: String,
+    /// Tests that are expected to fail on it.
+    pub killed_by: Vec<String>,
+    pub patch: String,
+}
+
+impl Mutant {
+    pub fn parse(name: &str, path: &Path, text: &str) -> anyhow::Result<Mutant> {
+        let mut mistake = None;
+        let mut killed_by = Vec::new();
+        for line in text
+            .lines()
+            .take_while(|l| !l.starts_with("--- ") && !l.starts_with("diff "))
+        {
+            if let Some(m) = line.strip_prefix("mutant:") {
+                mistake = Some(m.trim().to_string());
+            } else if let Some(t) = line.strip_prefix("killed-by:") {
+                killed_by.push(t.trim().to_string());
+            }
+        }
+        let mistake = mistake.filter(|m| !m.is_empty()).with_context(|| {
+            format!(
+                "{} has no `mutant: <the mistake it models>` line",
+                path.display()
+            )
+        })?;
+        Ok(Mutant {
+            name: name.to_string(),
+            path: path.to_path_buf(),
+            mistake,
+            killed_by,
+            patch: text.to_string(),
+        })
+    }
+
+    /// Apply the patch to the crate at `crate_dir`; returns the files changed.
+    pub fn apply(&self, crate_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+        let mut changed = Vec::new();
+        for file in PatchSet::parse(&self.patch, ParseOptions::unidiff()) {
+            let file = file.with_context(|| format!("parsing {}", self.path.display()))?;
+            let PatchKind::Text(patch) = file.patch() else {
+                bail!("{}: binary patches are not supported", self.path.display());
+            };
+            let target = match file.operation().strip_prefix(1) {
+                FileOperation::Modify { modified, .. } => crate_dir.join(&*modified),
+                FileOperation::Create(path) => crate_dir.join(&*path),
+                other => bail!(
+                    "{}: unsupported file operation {other:?}",
+                    self.path.display()
+                ),
+            };
+            let original = std::fs::read_to_string(&target).unwrap_or_default();
+            let patched = diffy::apply(&original, patch).map_err(|e| {
+                anyhow::anyhow!(
+                    "{} no longer applies to {}: {e}; regenerate it against the current reference",
+                    self.path.display(),
+                    target.display()
+                )
+            })?;
+            std::fs::write(&target, patched)
+                .with_context(|| format!("writing {}", target.display()))?;
+            changed.push(target);
+        }
+        anyhow::ensure!(
+            !changed.is_empty(),
+            "{} changes no file",
+            self.path.display()
+        );
+        Ok(changed)
+    }
+}
+
+/// Every `*.patch` in the exercise's mutants directory, by name.
+pub fn load_all(exercise: &Exercise) -> anyhow::Result<Vec<Mutant>> {
+    let dir = exercise.mutants_dir();
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut mutants = Vec::new();
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "patch") {
+            let name = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default()
+                .to_string();
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            mutants.push(Mutant::parse(&name, &path, &text)?);
+        }
+    }
+    mutants.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(mutants)
+}
+
+/// A copy of the workspace that mutants may scribble on.
+pub struct Scratch {
+    pub root: PathBuf,
+}
+
+impl Scratch {
+    /// `<target>/lab-verify/workspace`, brought up to date with the real tree.
+    pub fn prepare(workspace: &Workspace) -> anyhow::Result<Scratch> {
+        let root = workspace.target_dir().join("lab-verify").join("workspace");
+        std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+        let skip = skip_list(workspace);
+        sync_tree(&workspace.root, &root, &|p| {
+            skip.iter().any(|s| p.starts_with(s))
+        })?;
+        Ok(Scratch { root })
+    }
+
+    /// Put the exercise's reference back exactly as in the real tree.
+    pub fn restore(&self, workspace: &Workspace, exercise: &Exercise) -> anyhow::Result<()> {
+        let relative = exercise.solution_dir.strip_prefix(&workspace.root)?;
+        sync_tree(&exercise.solution_dir, &self.root.join(relative), &|_| {
+            false
+        })?;
+        Ok(())
+    }
+
+    /// The exercise's reference crate inside the scratch copy.
+    pub fn solution_dir(
+        &self,
+        workspace: &Workspace,
+        exercise: &Exercise,
+    ) -> anyhow::Result<PathBuf> {
+        Ok(self
+            .root
+            .join(exercise.solution_dir.strip_prefix(&workspace.root)?))
+    }
+}
+
+fn skip_list(workspace: &Workspace) -> Vec<PathBuf> {
+    let root = &workspace.root;
+    vec![
+        root.join("target"),
+        root.join(".git"),
+        workspace.target_dir(),
+        workspace.state_path(),
+    ]
+}
+
+/// Make `dst` a copy of `src`: write files whose content differs, delete files
+/// that are not in `src`. Returns how many files were written or removed.
+pub fn sync_tree(src: &Path, dst: &Path, skip: &dyn Fn(&Path) -> bool) -> anyhow::Result<usize> {
+    let mut changed = 0;
+    std::fs::create_dir_all(dst).with_context(|| format!("creating {}", dst.display()))?;
+    let mut wanted = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(src).with_context(|| format!("listing {}", src.display()))? {
+        let entry = entry?;
+        let from = entry.path();
+        if skip(&from) {
+            continue;
+        }
+        let name = entry.file_name();
+        let to = dst.join(&name);
+        wanted.insert(name);
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            changed += sync_tree(&from, &to, skip)?;
+        } else if kind.is_file() {
+            let content =
+                std::fs::read(&from).with_context(|| format!("reading {}", from.display()))?;
+            if std::fs::read(&to).ok().as_deref() != Some(&content[..]) {
+                std::fs::write(&to, &content)
+                    .with_context(|| format!("writing {}", to.display()))?;
+                changed += 1;
+            }
+        }
+    }
+    for entry in std::fs::read_dir(dst)? {
+        let entry = entry?;
+        if !wanted.contains(&entry.file_name()) {
+            let path = entry.path();
+            if entry.file_type()?.is_dir() {
+                std::fs::remove_dir_all(&path)?;
+            } else {
+                std::fs::remove_file(&path)?;
+            }
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PATCH: &str = "mutant: adds one too many
+killed-by: step1_sum::step1_adds
+
+--- a/src/lib.rs
++++ b/src/lib.rs
+@@ -1,3 +1,3 @@
+ pub fn add(a: u32, b: u32) -> u32 {
+-    a + b
++    a + b + 1
+ }
+";
+
+    /// The header names the mistake and the expected killer; the diff applies.
+    #[test]
+    fn a_mutant_is_parsed_and_applied_to_a_copy() {
+        let dir = std::env::temp_dir().join(format!("lab-mutant-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        std::fs::write(
+            dir.join("src/lib.rs"),
+            "pub fn add(a: u32, b: u32) -> u32 {\n    a + b\n}\n",
+        )
+        .unwrap();
+        let mutant = Mutant::parse("plus_one", Path::new("plus_one.patch"), PATCH).unwrap();
+        assert_eq!(mutant.mistake, "adds one too many");
+        assert_eq!(mutant.killed_by, vec!["step1_sum::step1_adds"]);
+        mutant.apply(&dir).unwrap();
+        assert!(
+            std::fs::read_to_string(dir.join("src/lib.rs"))
+                .unwrap()
+                .contains("a + b + 1")
+        );
+        let err = mutant.apply(&dir).unwrap_err().to_string();
+        assert!(err.contains("no longer applies"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A patch without a `mutant:` line is refused: every mutant says what it models.
+    #[test]
+    fn a_mutant_without_a_description_is_refused() {
+        let err = Mutant::parse(
+            "x",
+            Path::new("x.patch"),
+            &PATCH.replace("mutant: adds one too many\n", ""),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("mutant:"), "{err}");
+    }
+
+    /// Syncing writes only what differs and removes what is gone.
+    #[test]
+    fn sync_rewrites_only_changed_files_and_removes_stale_ones() {
+        let base = std::env::temp_dir().join(format!("lab-sync-{}", std::process::id()));
+        let (src, dst) = (base.join("src"), base.join("dst"));
+        std::fs::create_dir_all(src.join("a")).unwrap();
+        std::fs::write(src.join("a/one"), "1").unwrap();
+        std::fs::write(src.join("two"), "2").unwrap();
+        assert_eq!(sync_tree(&src, &dst, &|_| false).unwrap(), 2);
+        assert_eq!(
+            sync_tree(&src, &dst, &|_| false).unwrap(),
+            0,
+            "nothing changed, nothing written"
+        );
+        std::fs::write(dst.join("stale"), "x").unwrap();
+        std::fs::write(dst.join("two"), "changed").unwrap();
+        assert_eq!(sync_tree(&src, &dst, &|_| false).unwrap(), 2);
+        assert!(!dst.join("stale").exists());
+        assert_eq!(std::fs::read_to_string(dst.join("two")).unwrap(), "2");
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+}

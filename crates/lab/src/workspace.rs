@@ -1,0 +1,100 @@
+//! Where the lab lives on disk.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+use crate::exercise::Exercise;
+
+/// The lab's root directory and what is in it.
+#[derive(Clone, Debug)]
+pub struct Workspace {
+    pub root: PathBuf,
+}
+
+impl Workspace {
+    pub fn at(root: impl Into<PathBuf>) -> anyhow::Result<Workspace> {
+        let root = root.into();
+        if !is_lab_root(&root) {
+            bail!(
+                "{} is not a backend-lab checkout (expected a Cargo.toml and an exercises/ directory)",
+                root.display()
+            );
+        }
+        Ok(Workspace { root })
+    }
+
+    /// `LAB_ROOT` if set; else the nearest directory above the current one with
+    /// a `Cargo.toml` and an `exercises/` directory.
+    pub fn discover() -> anyhow::Result<Workspace> {
+        if let Some(root) = std::env::var_os("LAB_ROOT") {
+            return Workspace::at(PathBuf::from(root));
+        }
+        let cwd = std::env::current_dir().context("reading the current directory")?;
+        for dir in cwd.ancestors() {
+            if is_lab_root(dir) {
+                return Ok(Workspace {
+                    root: dir.to_path_buf(),
+                });
+            }
+        }
+        bail!(
+            "no backend-lab checkout above {}: run `cargo lab` from inside the lab (or set LAB_ROOT)",
+            cwd.display()
+        )
+    }
+
+    /// Every exercise, in the order the lab presents them.
+    pub fn exercises(&self) -> anyhow::Result<Vec<Exercise>> {
+        let dir = self.root.join("exercises");
+        let mut exercises = Vec::new();
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))?
+        {
+            let path = entry?.path();
+            if path.join("exercise.toml").is_file() {
+                exercises.push(Exercise::load(self, &path)?);
+            }
+        }
+        exercises.sort_by(|a, b| (a.meta.order, &a.name).cmp(&(b.meta.order, &b.name)));
+        Ok(exercises)
+    }
+
+    /// One exercise by name; the error lists the ones that exist.
+    pub fn exercise(&self, name: &str) -> anyhow::Result<Exercise> {
+        let all = self.exercises()?;
+        let names: Vec<String> = all.iter().map(|e| e.name.clone()).collect();
+        all.into_iter().find(|e| e.name == name).with_context(|| {
+            format!(
+                "no exercise named {name:?}; the exercises are: {}",
+                names.join(", ")
+            )
+        })
+    }
+
+    /// Where progress is kept: `LAB_STATE`, else `.lab-state.json` at the root
+    /// (listed in `.gitignore`).
+    pub fn state_path(&self) -> PathBuf {
+        std::env::var_os("LAB_STATE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| self.root.join(".lab-state.json"))
+    }
+
+    /// Cargo's target directory for this lab (`CARGO_TARGET_DIR` or `target/`).
+    pub fn target_dir(&self) -> PathBuf {
+        std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .map(|p| {
+                if p.is_absolute() {
+                    p
+                } else {
+                    self.root.join(p)
+                }
+            })
+            .unwrap_or_else(|| self.root.join("target"))
+    }
+}
+
+fn is_lab_root(dir: &Path) -> bool {
+    dir.join("Cargo.toml").is_file() && dir.join("exercises").is_dir()
+}
