@@ -28,6 +28,12 @@ pub struct Cli {
     /// The lab's root directory (default: found from the current directory, or LAB_ROOT).
     #[arg(long, global = true)]
     pub root: Option<PathBuf>,
+    /// Cargo target directory (default: CARGO_TARGET_DIR, else target/).
+    #[arg(long, global = true)]
+    pub target_dir: Option<PathBuf>,
+    /// Progress file (default: LAB_STATE, else .lab-state.json at the root).
+    #[arg(long, global = true)]
+    pub state_file: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -80,7 +86,9 @@ pub fn run(
     let workspace = match &cli.root {
         Some(root) => Workspace::at(root)?,
         None => Workspace::discover()?,
-    };
+    }
+    .with_target_dir(cli.target_dir.clone())
+    .with_state_path(cli.state_file.clone());
     match cli.command {
         None => dashboard(&workspace, out),
         Some(Command::List) => list(&workspace, out),
@@ -223,6 +231,7 @@ fn check(
         );
     }
     let mut command = TestCommand::new(&workspace.root, exercise.package());
+    command.target_dir = Some(workspace.target_dir());
     command.filter = step.map(|n| format!("step{n}_"));
     let spinner = spinner(&format!("building {name}…"));
     let output = cargo::run_tests(&command, &|p| match p {

@@ -75,17 +75,18 @@ pub fn parse(stdout: &str) -> TestRun {
         }
         if line.starts_with("running ") && line.ends_with(" tests") || line == "running 1 test" {
             run.binaries += 1;
-        } else if let Some(rest) = line.strip_prefix("test ") {
-            if let Some((name, outcome)) = rest.rsplit_once(" ... ") {
-                let name = name.trim_end_matches(" - should panic").to_string();
-                let outcome = match outcome.trim() {
-                    "ok" => Outcome::Passed,
-                    "FAILED" => Outcome::Failed,
-                    o if o.starts_with("ignored") => Outcome::Ignored,
-                    _ => continue,
-                };
-                run.outcomes.insert(name, outcome);
-            }
+        } else if let Some((name, outcome)) = line
+            .strip_prefix("test ")
+            .and_then(|rest| rest.rsplit_once(" ... "))
+        {
+            let name = name.trim_end_matches(" - should panic").to_string();
+            let outcome = match outcome.trim() {
+                "ok" => Outcome::Passed,
+                "FAILED" => Outcome::Failed,
+                o if o.starts_with("ignored") => Outcome::Ignored,
+                _ => continue,
+            };
+            run.outcomes.insert(name, outcome);
         }
     }
     finish(&mut run, capturing);

@@ -132,9 +132,17 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    /// `<target>/lab-verify/workspace`, brought up to date with the real tree.
+    /// `<target>/lab-verify/<root hash>/`, brought up to date with the real tree.
+    /// Named after the workspace's path, so two checkouts sharing a target
+    /// directory never share a scratch copy.
     pub fn prepare(workspace: &Workspace) -> anyhow::Result<Scratch> {
-        let root = workspace.target_dir().join("lab-verify").join("workspace");
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        workspace.root.hash(&mut hasher);
+        let root = workspace
+            .target_dir()
+            .join("lab-verify")
+            .join(format!("{:016x}", hasher.finish()));
         std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
         let skip = skip_list(workspace);
         sync_tree(&workspace.root, &root, &|p| {

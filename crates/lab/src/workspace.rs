@@ -10,6 +10,8 @@ use crate::exercise::Exercise;
 #[derive(Clone, Debug)]
 pub struct Workspace {
     pub root: PathBuf,
+    target_dir: Option<PathBuf>,
+    state_path: Option<PathBuf>,
 }
 
 impl Workspace {
@@ -21,7 +23,27 @@ impl Workspace {
                 root.display()
             );
         }
-        Ok(Workspace { root })
+        Ok(Workspace::new(root))
+    }
+
+    fn new(root: PathBuf) -> Workspace {
+        Workspace {
+            root,
+            target_dir: None,
+            state_path: None,
+        }
+    }
+
+    /// Build into this target directory instead of `CARGO_TARGET_DIR`/`target/`.
+    pub fn with_target_dir(mut self, dir: Option<PathBuf>) -> Workspace {
+        self.target_dir = dir;
+        self
+    }
+
+    /// Keep progress in this file instead of `LAB_STATE`/`.lab-state.json`.
+    pub fn with_state_path(mut self, path: Option<PathBuf>) -> Workspace {
+        self.state_path = path;
+        self
     }
 
     /// `LAB_ROOT` if set; else the nearest directory above the current one with
@@ -33,9 +55,7 @@ impl Workspace {
         let cwd = std::env::current_dir().context("reading the current directory")?;
         for dir in cwd.ancestors() {
             if is_lab_root(dir) {
-                return Ok(Workspace {
-                    root: dir.to_path_buf(),
-                });
+                return Ok(Workspace::new(dir.to_path_buf()));
             }
         }
         bail!(
@@ -72,16 +92,23 @@ impl Workspace {
         })
     }
 
-    /// Where progress is kept: `LAB_STATE`, else `.lab-state.json` at the root
-    /// (listed in `.gitignore`).
+    /// Where progress is kept: `--state-file`, `LAB_STATE`, else
+    /// `.lab-state.json` at the root (listed in `.gitignore`).
     pub fn state_path(&self) -> PathBuf {
+        if let Some(path) = &self.state_path {
+            return path.clone();
+        }
         std::env::var_os("LAB_STATE")
             .map(PathBuf::from)
             .unwrap_or_else(|| self.root.join(".lab-state.json"))
     }
 
-    /// Cargo's target directory for this lab (`CARGO_TARGET_DIR` or `target/`).
+    /// Cargo's target directory for this lab (`--target-dir`, `CARGO_TARGET_DIR`
+    /// or `target/`).
     pub fn target_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.target_dir {
+            return dir.clone();
+        }
         std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
             .map(|p| {

@@ -13,8 +13,11 @@ use labkit::{FaultProxy, TestDb, TestKafka, TestRedis};
 
 /// A loopback port with nothing listening on it.
 fn dead_port() -> u16 {
-    let listener = StdListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+    let listener = StdListener::bind("127.0.0.1:0").expect("a free loopback port");
+    listener
+        .local_addr()
+        .expect("a bound listener has an address")
+        .port()
 }
 
 /// A Docker socket path that does not exist.

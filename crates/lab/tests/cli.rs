@@ -1,0 +1,164 @@
+//! The `lab` binary end to end, on a tiny generated lab (see
+//! `tests/support/fixture.rs`): what a learner types, what they see.
+
+#[path = "../../../tests/support/fixture.rs"]
+mod fixture;
+
+use std::process::{Command, Output};
+
+use fixture::{REFERENCE, TinyLab};
+
+fn lab(args: Vec<std::ffi::OsString>) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args(&args[1..])
+        .env_remove("LAB_ROOT")
+        .env_remove("LAB_STATE")
+        .output()
+        .expect("the lab binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// `--help` lists the commands and exits 0.
+#[test]
+fn help_lists_the_commands() {
+    let lab_dir = TinyLab::new("help");
+    let output = lab(lab_dir.args(&["--help"]));
+    assert!(output.status.success());
+    let text = stdout(&output);
+    for command in ["list", "check", "hint", "verify"] {
+        assert!(text.contains(command), "{text}");
+    }
+}
+
+/// The dashboard shows every exercise and what to do first.
+#[test]
+fn the_dashboard_shows_each_exercise_and_the_next_command() {
+    let lab_dir = TinyLab::new("dashboard");
+    let output = lab(lab_dir.args(&[]));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = stdout(&output);
+    assert!(
+        text.contains("adder")
+            && text.contains("not started")
+            && text.contains("cargo lab check adder"),
+        "{text}"
+    );
+    assert!(text.contains("Services"), "{text}");
+}
+
+/// `check` on the skeleton: exit 1, per-step progress, the first failure with its
+/// `todo!` message, where to read and how to get a hint; progress is recorded and
+/// shows on the dashboard.
+#[test]
+fn check_shows_progress_and_the_first_failure_then_records_it() {
+    let lab_dir = TinyLab::new("check");
+    let output = lab(lab_dir.args(&["check", "adder"]));
+    let text = stdout(&output);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(text.contains("✗ step 1") && text.contains("0/2"), "{text}");
+    assert!(
+        text.contains("First failure (step 1): step1_adds_small_numbers"),
+        "first failure in spec order:\n{text}"
+    );
+    assert!(text.contains("not yet implemented: step 1"), "{text}");
+    assert!(text.contains("cargo lab hint adder 1"), "{text}");
+    assert!(
+        !text.contains("stack backtrace"),
+        "backtraces bury the message:\n{text}"
+    );
+
+    let dashboard = stdout(&lab(lab_dir.args(&[])));
+    assert!(
+        dashboard.contains("□ 0/1") && dashboard.contains("step 1: Addition"),
+        "{dashboard}"
+    );
+
+    lab_dir.write("exercises/adder/src/lib.rs", REFERENCE);
+    let solved = lab(lab_dir.args(&["check", "adder"]));
+    let text = stdout(&solved);
+    assert!(solved.status.success(), "{text}");
+    assert!(
+        text.contains("✓ step 1") && text.contains("Every step passes"),
+        "{text}"
+    );
+    let dashboard = stdout(&lab(lab_dir.args(&[])));
+    assert!(dashboard.contains("■ 1/1"), "{dashboard}");
+}
+
+/// A compile error is shown as such, not as failing tests.
+#[test]
+fn check_reports_a_compile_error_clearly() {
+    let lab_dir = TinyLab::new("compile-error");
+    lab_dir.write(
+        "exercises/adder/src/lib.rs",
+        "pub fn add(a: u32, b: u32) -> u32 { a + }\n",
+    );
+    let output = lab(lab_dir.args(&["check", "adder"]));
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text.contains("does not compile") && text.contains("error"),
+        "{text}"
+    );
+}
+
+/// Hints come one more at a time, are remembered, and say when they run out.
+#[test]
+fn hints_are_progressive_and_remembered() {
+    let lab_dir = TinyLab::new("hints");
+    let first = stdout(&lab(lab_dir.args(&["hint", "adder"])));
+    assert!(
+        first.contains("hint 1/2: Use +.") && !first.contains("hint 2/2"),
+        "{first}"
+    );
+    let second = stdout(&lab(lab_dir.args(&["hint", "adder"])));
+    assert!(
+        second.contains("hint 1/2") && second.contains("hint 2/2: Really, a + b."),
+        "{second}"
+    );
+    assert!(second.contains("last hint"), "{second}");
+    let state = std::fs::read_to_string(lab_dir.state_file()).expect("the state file was written");
+    assert!(state.contains("hints_shown"), "{state}");
+}
+
+/// A wrong exercise name fails with the list of real ones; exit code 2.
+#[test]
+fn an_unknown_exercise_is_an_error_naming_the_real_ones() {
+    let lab_dir = TinyLab::new("unknown");
+    let output = lab(lab_dir.args(&["check", "nope"]));
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.contains("no exercise named \"nope\"") && err.contains("adder"),
+        "{err}"
+    );
+}
+
+/// Outside a lab, the error says how to get into one.
+#[test]
+fn outside_a_lab_the_error_says_where_to_run() {
+    let output = Command::new(env!("CARGO_BIN_EXE_lab"))
+        .arg("list")
+        .current_dir(std::env::temp_dir())
+        .env_remove("LAB_ROOT")
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.contains("no backend-lab checkout") && err.contains("LAB_ROOT"),
+        "{err}"
+    );
+}

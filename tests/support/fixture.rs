@@ -1,0 +1,140 @@
+//! A tiny lab, written to a temporary directory, for testing the lab's tools.
+//!
+//! One exercise, `adder`, with one step, a skeleton, a reference and mutants —
+//! no dependencies, so a nested `cargo test` on it takes a second or two. Each
+//! test builds its own copy (own directory, own target directory, own state
+//! file), so tests run in parallel without sharing anything.
+//!
+//! Shared by `crates/lab/tests/cli.rs` and `tests/tests/*.rs` through `#[path]`.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+pub struct TinyLab {
+    pub root: PathBuf,
+}
+
+pub const SKELETON: &str = "/// Add two numbers.\npub fn add(a: u32, b: u32) -> u32 {\n    // TODO(step 1)\n    todo!(\"step 1: add — see README step 1\")\n}\n";
+pub const REFERENCE: &str =
+    "/// Add two numbers.\npub fn add(a: u32, b: u32) -> u32 {\n    a + b\n}\n";
+
+pub const SPEC: &str = r#"/// Small numbers add up.
+#[test]
+fn step1_adds_small_numbers() {
+    assert_eq!(adder::add(2, 3), 5, "README step 1");
+}
+
+/// Zero is neutral.
+#[test]
+fn step1_zero_changes_nothing() {
+    assert_eq!(adder::add(7, 0), 7, "README step 1");
+}
+"#;
+
+/// Killed by both tests.
+pub const PLUS_ONE: &str = "mutant: adds one too many
+killed-by: step1_adds_small_numbers
+
+--- a/src/lib.rs
++++ b/src/lib.rs
+@@ -1,4 +1,4 @@
+ /// Add two numbers.
+ pub fn add(a: u32, b: u32) -> u32 {
+-    a + b
++    a + b + 1
+ }
+";
+
+/// Changes nothing any test can see: it must be reported as a survivor.
+pub const SURVIVOR: &str = "mutant: writes the sum the other way round (not actually wrong)
+
+--- a/src/lib.rs
++++ b/src/lib.rs
+@@ -1,4 +1,4 @@
+ /// Add two numbers.
+ pub fn add(a: u32, b: u32) -> u32 {
+-    a + b
++    b + a
+ }
+";
+
+impl TinyLab {
+    /// A sound tiny lab: verify finds no hole in it.
+    pub fn new(label: &str) -> TinyLab {
+        let root = std::env::temp_dir().join(format!(
+            "lab-fixture-{label}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        ));
+        let lab = TinyLab { root };
+        lab.write(
+            "Cargo.toml",
+            "[workspace]\nresolver = \"3\"\nmembers = [\"exercises/*\", \"solutions/*\"]\n",
+        );
+        lab.write(
+            "exercises/adder/Cargo.toml",
+            "[package]\nname = \"adder\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[lib]\ndoctest = false\n\n[[test]]\nname = \"spec\"\npath = \"tests/spec.rs\"\n",
+        );
+        lab.write(
+            "exercises/adder/exercise.toml",
+            "title = \"Adding\"\nquestion = \"Add two numbers.\"\nround = \"Warm-up\"\n\n[[steps]]\ntitle = \"Addition\"\nhints = [\"Use +.\", \"Really, a + b.\"]\n",
+        );
+        lab.write(
+            "exercises/adder/README.md",
+            "# Adding\n\n## Step 1 — addition\n",
+        );
+        lab.write("exercises/adder/src/lib.rs", SKELETON);
+        lab.write("exercises/adder/tests/spec.rs", SPEC);
+        lab.write(
+            "solutions/adder/Cargo.toml",
+            "[package]\nname = \"adder_solution\"\nversion = \"0.1.0\"\nedition = \"2024\"\nautotests = false\n\n[lib]\nname = \"adder\"\npath = \"src/lib.rs\"\ndoc = false\ndoctest = false\n\n[[test]]\nname = \"spec\"\npath = \"../../exercises/adder/tests/spec.rs\"\n",
+        );
+        lab.write("solutions/adder/src/lib.rs", REFERENCE);
+        lab.write("solutions/adder/mutants/plus_one.patch", PLUS_ONE);
+        lab
+    }
+
+    pub fn write(&self, relative: &str, content: &str) {
+        let path = self.root.join(relative);
+        std::fs::create_dir_all(path.parent().expect("fixture paths have a parent"))
+            .expect("creating fixture dirs");
+        std::fs::write(&path, content).expect("writing a fixture file");
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.root.join(relative)
+    }
+
+    pub fn target_dir(&self) -> PathBuf {
+        self.root.join("target")
+    }
+
+    pub fn state_file(&self) -> PathBuf {
+        self.root.join("state.json")
+    }
+
+    /// `lab` arguments that point at this lab, its target dir and state file.
+    pub fn args(&self, rest: &[&str]) -> Vec<std::ffi::OsString> {
+        let mut args: Vec<std::ffi::OsString> = vec!["lab".into()];
+        args.push("--root".into());
+        args.push(self.root.clone().into());
+        args.push("--target-dir".into());
+        args.push(self.target_dir().into());
+        args.push("--state-file".into());
+        args.push(self.state_file().into());
+        args.extend(rest.iter().map(Into::into));
+        args
+    }
+}
+
+impl Drop for TinyLab {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.root);
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! Every exercise's files must agree with each other. Teaching material drifts:
+//! a README step no test checks, a test the reference never runs, a hint for a
+//! step that was renumbered, a mutant whose named killer was deleted. These
+//! checks read the files; they run in milliseconds.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use lab::exercise::{Exercise, step_of};
+use lab::workspace::Workspace;
+
+fn workspace() -> Workspace {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the lab's root");
+    Workspace::at(root).expect("the lab's root")
+}
+
+fn exercises() -> Vec<Exercise> {
+    let all = workspace().exercises().expect("every exercise.toml parses");
+    assert!(!all.is_empty(), "the lab has no exercises");
+    all
+}
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Test functions in the exercise's tests: name → whether a `///` doc line
+/// precedes its attributes.
+fn test_functions(exercise: &Exercise) -> BTreeMap<String, bool> {
+    let mut tests = BTreeMap::new();
+    for file in rust_files(&exercise.dir.join("tests")) {
+        let text = std::fs::read_to_string(&file).expect("readable test file");
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        for (i, line) in lines.iter().enumerate() {
+            if !(line.starts_with("#[test]") || line.starts_with("#[tokio::test")) {
+                continue;
+            }
+            let name = lines[i + 1..]
+                .iter()
+                .find_map(|l| l.split("fn ").nth(1))
+                .map(|rest| {
+                    rest.chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect::<String>()
+                })
+                .unwrap_or_default();
+            let documented = lines[..i]
+                .iter()
+                .rev()
+                .take_while(|l| l.starts_with("///") || l.starts_with("#["))
+                .any(|l| l.starts_with("///"));
+            tests.insert(name, documented);
+        }
+    }
+    tests
+}
+
+/// Every test is named `stepN_…` for a step that exists, and says in a `///`
+/// line what it proves.
+#[test]
+fn every_test_belongs_to_a_step_and_documents_what_it_proves() {
+    for exercise in exercises() {
+        let tests = test_functions(&exercise);
+        assert!(!tests.is_empty(), "{}: no tests found", exercise.name);
+        for (name, documented) in &tests {
+            let step = step_of(name);
+            assert!(
+                step.is_some_and(|n| exercise.step(n).is_some()),
+                "{}: test {name} must start with stepN_ for N in 1..={}",
+                exercise.name,
+                exercise.step_count()
+            );
+            assert!(
+                documented,
+                "{}: test {name} has no /// line saying what it proves",
+                exercise.name
+            );
+        }
+    }
+}
+
+/// Every step has tests, hints, a README section and a TODO in the skeleton;
+/// no TODO or todo! names a step that does not exist.
+#[test]
+fn every_step_has_tests_hints_a_readme_section_and_a_todo() {
+    for exercise in exercises() {
+        let tests = test_functions(&exercise);
+        let readme = std::fs::read_to_string(exercise.dir.join("README.md"))
+            .expect("every exercise has a README.md");
+        let skeleton: String = rust_files(&exercise.dir.join("src"))
+            .iter()
+            .map(|f| std::fs::read_to_string(f).expect("readable source"))
+            .collect();
+        for n in 1..=exercise.step_count() {
+            let step = exercise.step(n).expect("in range");
+            assert!(
+                tests.keys().any(|t| step_of(t) == Some(n)),
+                "{}: step {n} has no tests",
+                exercise.name
+            );
+            assert!(
+                !step.hints.is_empty(),
+                "{}: step {n} has no hints",
+                exercise.name
+            );
+            assert!(
+                readme.contains(&format!("## Step {n}")),
+                "{}: README.md has no \"## Step {n}\" section",
+                exercise.name
+            );
+            assert!(
+                skeleton.contains(&format!("TODO(step {n})")),
+                "{}: the skeleton marks no change site for step {n}",
+                exercise.name
+            );
+        }
+        for marker in skeleton
+            .split("TODO(step ")
+            .skip(1)
+            .chain(skeleton.split("todo!(\"step ").skip(1))
+        {
+            let digits: String = marker.chars().take_while(char::is_ascii_digit).collect();
+            if digits.is_empty() {
+                continue; // prose such as "marked `TODO(step N)`"
+            }
+            let n: u32 = digits.parse().expect("digits");
+            assert!(
+                exercise.step(n).is_some(),
+                "{}: the skeleton refers to step {n}, which does not exist",
+                exercise.name
+            );
+        }
+        let stubs = skeleton.matches("todo!(").count();
+        let stubs_with_step = skeleton.matches("todo!(\"step ").count();
+        assert_eq!(
+            stubs, stubs_with_step,
+            "{}: every todo!() in the skeleton names its step",
+            exercise.name
+        );
+    }
+}
+
+fn manifest(path: &Path) -> toml::Table {
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    toml::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
+}
+
+fn targets(manifest: &toml::Table, kind: &str) -> BTreeSet<String> {
+    manifest
+        .get(kind)
+        .and_then(|t| t.as_array())
+        .map(|list| {
+            list.iter()
+                .filter_map(|t| t.get("path")?.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn dependency_names(manifest: &toml::Table, table: &str) -> BTreeSet<String> {
+    manifest
+        .get(table)
+        .and_then(|t| t.as_table())
+        .map(|t| t.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// The reference builds as the exercise's library, runs exactly the exercise's
+/// test and bench files, and has the same dependencies — so the two packages
+/// can never test different things.
+#[test]
+fn every_reference_runs_the_exercises_own_tests_and_benches() {
+    for exercise in exercises() {
+        let ex = manifest(&exercise.dir.join("Cargo.toml"));
+        let sol = manifest(&exercise.solution_dir.join("Cargo.toml"));
+        let package_name = sol
+            .get("package")
+            .and_then(|p| p.get("name"))
+            .and_then(|n| n.as_str());
+        assert_eq!(package_name, Some(exercise.solution_package().as_str()));
+        let lib_name = sol
+            .get("lib")
+            .and_then(|l| l.get("name"))
+            .and_then(|n| n.as_str());
+        assert_eq!(
+            lib_name,
+            Some(exercise.name.as_str()),
+            "{}: the reference's [lib] name",
+            exercise.name
+        );
+        for kind in ["test", "bench"] {
+            let from_exercise: BTreeSet<String> = targets(&ex, kind)
+                .into_iter()
+                .map(|p| format!("../../exercises/{}/{p}", exercise.name))
+                .collect();
+            assert_eq!(
+                from_exercise,
+                targets(&sol, kind),
+                "{}: [[{kind}]] targets differ between exercise and reference",
+                exercise.name
+            );
+        }
+        let spec_files = rust_files(&exercise.dir.join("tests"));
+        for file in &spec_files {
+            let in_root = file.parent() == Some(&exercise.dir.join("tests"));
+            let is_main = file.file_name().is_some_and(|n| n == "main.rs");
+            if in_root || is_main {
+                let relative = file
+                    .strip_prefix(&exercise.dir)
+                    .expect("under the exercise")
+                    .to_string_lossy()
+                    .into_owned();
+                assert!(
+                    targets(&ex, "test").contains(&relative),
+                    "{}: {relative} is not a declared [[test]] target",
+                    exercise.name
+                );
+            }
+        }
+        for table in ["dependencies", "dev-dependencies"] {
+            assert_eq!(
+                dependency_names(&ex, table),
+                dependency_names(&sol, table),
+                "{}: [{table}] differ",
+                exercise.name
+            );
+        }
+    }
+}
+
+/// Every mutant says what it models, and the tests it names exist.
+#[test]
+fn every_mutant_says_what_it_models_and_names_real_tests() {
+    for exercise in exercises() {
+        let tests = test_functions(&exercise);
+        let mutants = lab::mutant::load_all(&exercise).expect("mutants parse");
+        assert!(!mutants.is_empty(), "{}: no mutants", exercise.name);
+        for mutant in mutants {
+            assert!(
+                mutant.mistake.len() > 20,
+                "{}: mutant {} needs a real description",
+                exercise.name,
+                mutant.name
+            );
+            for killer in &mutant.killed_by {
+                let function = killer.rsplit("::").next().unwrap_or(killer);
+                assert!(
+                    tests.contains_key(function),
+                    "{}: mutant {} names {killer}, which is not a test",
+                    exercise.name,
+                    mutant.name
+                );
+            }
+        }
+    }
+}
+
+/// The lab's README lists every exercise, and CI runs the README's test command
+/// and the self-verification.
+#[test]
+fn the_readme_and_ci_cover_every_exercise() {
+    let root = workspace().root;
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md at the root");
+    for exercise in exercises() {
+        assert!(
+            readme.contains(&format!("`{}`", exercise.name)),
+            "README.md does not list {}",
+            exercise.name
+        );
+    }
+    let ci = std::fs::read_to_string(root.join(".ci/run")).expect(".ci/run exists");
+    assert!(
+        ci.contains("cargo test"),
+        ".ci/run must run the README's test command"
+    );
+    assert!(
+        ci.contains("lab verify"),
+        ".ci/run must run the self-verification"
+    );
+    let alias =
+        std::fs::read_to_string(root.join(".cargo/config.toml")).expect(".cargo/config.toml");
+    assert!(alias.contains("lab = "), "the `cargo lab` alias is missing");
+}

@@ -1,0 +1,110 @@
+//! `lab verify` on tiny generated labs: it must pass a sound exercise and name
+//! every kind of hole in an unsound one. (Runs nested `cargo test`s on a crate
+//! with no dependencies: a few seconds each.)
+
+#[path = "../support/fixture.rs"]
+mod fixture;
+
+use std::process::ExitCode;
+
+use fixture::{REFERENCE, SPEC, SURVIVOR, TinyLab};
+
+fn verify(lab: &TinyLab) -> (ExitCode, String) {
+    let mut out = Vec::new();
+    let code = lab::cli::run(lab.args(&["verify"]), &mut out).expect("lab verify runs");
+    (code, String::from_utf8_lossy(&out).into_owned())
+}
+
+/// A sound exercise: reference passes, skeleton fails, the mutant is killed by
+/// the test its header names. Exit 0 and "No holes".
+#[test]
+fn a_sound_exercise_has_no_holes() {
+    let lab = TinyLab::new("sound");
+    let (code, out) = verify(&lab);
+    assert_eq!(code, ExitCode::SUCCESS, "{out}");
+    assert!(
+        out.contains("2/2 pass") && out.contains("2/2 fail") && out.contains("1/1 killed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("plus_one") && out.contains("killed by") && out.contains("No holes"),
+        "{out}"
+    );
+    let real = std::fs::read_to_string(lab.path("solutions/adder/src/lib.rs")).unwrap();
+    assert_eq!(real, REFERENCE, "verify must never patch the real tree");
+}
+
+/// A mutant no test notices is a hole, named, and the exit code says so.
+#[test]
+fn a_surviving_mutant_is_a_hole() {
+    let lab = TinyLab::new("survivor");
+    lab.write("solutions/adder/mutants/commuted.patch", SURVIVOR);
+    let (code, out) = verify(&lab);
+    assert_eq!(code, ExitCode::FAILURE, "{out}");
+    assert!(out.contains("mutant commuted survived every test"), "{out}");
+    assert!(out.contains("1/2 killed"), "{out}");
+}
+
+/// A test that passes on the skeleton proves nothing: a hole.
+#[test]
+fn a_test_passing_on_the_skeleton_is_a_hole() {
+    let lab = TinyLab::new("stub-pass");
+    lab.write(
+        "exercises/adder/tests/spec.rs",
+        &format!("{SPEC}\n/// Proves nothing.\n#[test]\nfn step1_always_true() {{\n    assert!(true);\n}}\n"),
+    );
+    let (code, out) = verify(&lab);
+    assert_eq!(code, ExitCode::FAILURE, "{out}");
+    assert!(
+        out.contains("step1_always_true passes on the skeleton"),
+        "{out}"
+    );
+}
+
+/// A reference that fails a test is a hole.
+#[test]
+fn a_failing_reference_is_a_hole() {
+    let lab = TinyLab::new("bad-ref");
+    lab.write(
+        "solutions/adder/src/lib.rs",
+        &REFERENCE.replace("a + b", "a * b"),
+    );
+    let (code, out) = verify(&lab);
+    assert_eq!(code, ExitCode::FAILURE, "{out}");
+    assert!(
+        out.contains("the reference fails step1_adds_small_numbers"),
+        "{out}"
+    );
+}
+
+/// A mutant expected to be killed by a test that passes on it is a hole: the
+/// test does not do what its author thought.
+#[test]
+fn a_mutant_missed_by_its_named_killer_is_a_hole() {
+    let lab = TinyLab::new("wrong-killer");
+    // Multiplying breaks 2+3 but not 7+0... and the header claims the zero test kills it.
+    lab.write(
+        "solutions/adder/mutants/times.patch",
+        "mutant: multiplies\nkilled-by: step1_zero_changes_nothing\n\n--- a/src/lib.rs\n+++ b/src/lib.rs\n@@ -1,4 +1,4 @@\n /// Add two numbers.\n pub fn add(a: u32, b: u32) -> u32 {\n-    a + b\n+    if b == 0 { a } else { a * b }\n }\n",
+    );
+    let (code, out) = verify(&lab);
+    assert_eq!(code, ExitCode::FAILURE, "{out}");
+    assert!(
+        out.contains("expected to be killed by step1_zero_changes_nothing, which passed"),
+        "{out}"
+    );
+}
+
+/// A skeleton that does not compile is a hole (candidates must start from
+/// something that builds).
+#[test]
+fn a_skeleton_that_does_not_compile_is_a_hole() {
+    let lab = TinyLab::new("broken-skeleton");
+    lab.write(
+        "exercises/adder/src/lib.rs",
+        "pub fn add(a: u32, b: u32) -> u32 { todo!( }\n",
+    );
+    let (code, out) = verify(&lab);
+    assert_eq!(code, ExitCode::FAILURE, "{out}");
+    assert!(out.contains("the skeleton must compile"), "{out}");
+}
