@@ -25,6 +25,7 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(router: Router) -> anyhow::Result<TestServer> {
+        crate::init_tracing();
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .context("binding a loopback port")?;

@@ -50,6 +50,7 @@ pub struct FaultProxy {
 impl FaultProxy {
     /// Start a proxy on `127.0.0.1:<random port>` forwarding to `upstream` (`host:port`).
     pub async fn start(upstream: impl Into<String>) -> anyhow::Result<FaultProxy> {
+        crate::init_tracing();
         let upstream = upstream.into();
         let listener = TcpListener::bind("127.0.0.1:0")
             .await

@@ -312,6 +312,9 @@ static PROCESS_RESOLVER: LazyLock<Resolver> = LazyLock::new(Resolver::from_proce
 
 /// Find `service` the standard way for this process (see the module docs).
 pub async fn resolve(service: Service) -> anyhow::Result<Endpoint> {
+    // Any test that needs a service comes through here first: a good moment to
+    // set up the (silent unless TEST_LOG=1) subscriber, once per process.
+    crate::init_tracing();
     PROCESS_RESOLVER.resolve(service).await
 }
 

@@ -1,7 +1,9 @@
 //! Tracing for tests: one subscriber per process, silent unless asked for.
 //!
 //! `TEST_LOG=1 cargo test -p rate_limiter step5` shows the logs (filtered by
-//! `RUST_LOG`, default `info`); without it, tests print nothing. Logs go through
+//! `RUST_LOG`, default `info`); without it, tests print nothing. labkit calls
+//! [`init_tracing`] itself wherever a test first touches it (resolving a
+//! service, starting a proxy or a server); a test with none of those can call it. Logs go through
 //! libtest's capture, so a failing test shows its own logs and no one else's.
 //!
 //! Tests that must *assert* on a log line (a limiter that "fails closed and logs

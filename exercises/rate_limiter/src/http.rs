@@ -14,8 +14,6 @@
 //! Clients are keyed by `x-api-key` when present, else by the peer's IP address
 //! (from `ConnectInfo<SocketAddr>`).
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,10 +23,8 @@ use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 
+use crate::limiter::{Limiter, Policy};
 use crate::quota::{Decision, RateLimitError};
-use crate::redis_bucket::RedisTokenBucket;
-use crate::sliding_window::SlidingWindow;
-use crate::token_bucket::TokenBucket;
 
 /// The header carrying a client's API key.
 pub const API_KEY_HEADER: &str = "x-api-key";
@@ -39,74 +35,6 @@ pub const POLICY_NAME: &str = "default";
 
 pub static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 pub static RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
-
-/// A boxed future, so that limiters can sit behind `Arc<dyn Limiter>`.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// The quota a limiter advertises: `quota` units per `window`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Policy {
-    pub quota: u64,
-    pub window: Duration,
-}
-
-/// Any limiter the middleware can use. (Provided: the three limiters implement it.)
-pub trait Limiter: Send + Sync + 'static {
-    fn check<'a>(
-        &'a self,
-        key: &'a str,
-        cost: u64,
-    ) -> BoxFuture<'a, Result<Decision, RateLimitError>>;
-    fn policy(&self) -> Policy;
-}
-
-impl Limiter for TokenBucket {
-    fn check<'a>(
-        &'a self,
-        key: &'a str,
-        cost: u64,
-    ) -> BoxFuture<'a, Result<Decision, RateLimitError>> {
-        Box::pin(std::future::ready(self.try_acquire(key, cost)))
-    }
-    fn policy(&self) -> Policy {
-        Policy {
-            quota: self.quota().capacity(),
-            window: self.quota().full_refill(),
-        }
-    }
-}
-
-impl Limiter for SlidingWindow {
-    fn check<'a>(
-        &'a self,
-        key: &'a str,
-        cost: u64,
-    ) -> BoxFuture<'a, Result<Decision, RateLimitError>> {
-        Box::pin(std::future::ready(self.try_acquire(key, cost)))
-    }
-    fn policy(&self) -> Policy {
-        Policy {
-            quota: self.limit(),
-            window: self.window(),
-        }
-    }
-}
-
-impl Limiter for RedisTokenBucket {
-    fn check<'a>(
-        &'a self,
-        key: &'a str,
-        cost: u64,
-    ) -> BoxFuture<'a, Result<Decision, RateLimitError>> {
-        Box::pin(self.try_acquire(key, cost))
-    }
-    fn policy(&self) -> Policy {
-        Policy {
-            quota: self.quota().capacity(),
-            window: self.quota().full_refill(),
-        }
-    }
-}
 
 /// `router`, with every request going through `limiter` first (cost 1 each).
 /// (Provided.) Serve it with `into_make_service_with_connect_info::<SocketAddr>()`.

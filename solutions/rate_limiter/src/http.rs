@@ -25,9 +25,7 @@
 //! clients by /64, since one host owns a whole /64. Authenticate API keys before
 //! limiting by them, or a client can rotate made-up keys to dodge its limit.
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,10 +36,8 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 
+use crate::limiter::{Limiter, Policy};
 use crate::quota::{Decision, RateLimitError};
-use crate::redis_bucket::RedisTokenBucket;
-use crate::sliding_window::SlidingWindow;
-use crate::token_bucket::TokenBucket;
 
 /// The header carrying a client's API key.
 pub const API_KEY_HEADER: &str = "x-api-key";
@@ -52,74 +48,6 @@ pub const POLICY_NAME: &str = "default";
 
 pub static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 pub static RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
-
-/// A boxed future, so that limiters can sit behind `Arc<dyn Limiter>`.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// The quota a limiter advertises: `quota` units per `window`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Policy {
-    pub quota: u64,
-    pub window: Duration,
-}
-
-/// Any limiter the middleware can use.
-pub trait Limiter: Send + Sync + 'static {
-    fn check<'a>(
-        &'a self,
-        key: &'a str,
-        cost: u64,
-    ) -> BoxFuture<'a, Result<Decision, RateLimitError>>;
-    fn policy(&self) -> Policy;
-}
-
-impl Limiter for TokenBucket {
-    fn check<'a>(
-        &'a self,
-        key: &'a str,
-        cost: u64,
-    ) -> BoxFuture<'a, Result<Decision, RateLimitError>> {
-        Box::pin(std::future::ready(self.try_acquire(key, cost)))
-    }
-    fn policy(&self) -> Policy {
-        Policy {
-            quota: self.quota().capacity(),
-            window: self.quota().full_refill(),
-        }
-    }
-}
-
-impl Limiter for SlidingWindow {
-    fn check<'a>(
-        &'a self,
-        key: &'a str,
-        cost: u64,
-    ) -> BoxFuture<'a, Result<Decision, RateLimitError>> {
-        Box::pin(std::future::ready(self.try_acquire(key, cost)))
-    }
-    fn policy(&self) -> Policy {
-        Policy {
-            quota: self.limit(),
-            window: self.window(),
-        }
-    }
-}
-
-impl Limiter for RedisTokenBucket {
-    fn check<'a>(
-        &'a self,
-        key: &'a str,
-        cost: u64,
-    ) -> BoxFuture<'a, Result<Decision, RateLimitError>> {
-        Box::pin(self.try_acquire(key, cost))
-    }
-    fn policy(&self) -> Policy {
-        Policy {
-            quota: self.quota().capacity(),
-            window: self.quota().full_refill(),
-        }
-    }
-}
 
 /// `router`, with every request going through `limiter` first (cost 1 each).
 ///

@@ -17,10 +17,13 @@
 //! | 4    | [`http`]              | axum middleware, 429 + `Retry-After` + `RateLimit`   |
 //! | 5    | [`redis_bucket`]      | a bounded decision and a stated failure policy       |
 
-// The clock and the quota vocabulary are given to the candidate as they are; the
-// reference compiles the very same files, so the two can never drift apart.
+// The clock, the quota vocabulary and the Limiter interface are given to the
+// candidate as they are; the reference compiles the very same files, so the two
+// can never drift apart.
 #[path = "../../../exercises/rate_limiter/src/clock.rs"]
 pub mod clock;
+#[path = "../../../exercises/rate_limiter/src/limiter.rs"]
+pub mod limiter;
 #[path = "../../../exercises/rate_limiter/src/quota.rs"]
 pub mod quota;
 
@@ -30,7 +33,8 @@ pub mod sliding_window;
 pub mod token_bucket;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use http::{Limiter, Policy, rate_limited};
+pub use http::rate_limited;
+pub use limiter::{Limiter, Policy};
 pub use quota::{Decision, Quota, RateLimitError};
 pub use redis_bucket::{FailurePolicy, RedisTokenBucket};
 pub use sliding_window::SlidingWindow;

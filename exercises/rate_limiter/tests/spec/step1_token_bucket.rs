@@ -4,14 +4,12 @@
 //! `refill_amount` per `refill_period`; a request takes `cost` tokens or is
 //! refused. Time comes from the injected clock, so these tests never sleep.
 
-use std::sync::Barrier;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use proptest::prelude::*;
 use rate_limiter::{Clock, RateLimitError, TokenBucket};
 
-use crate::support::{clock, close_to, ms, quota, secs};
+use crate::support::{clock, close_to, hammer, ms, quota, secs};
 
 /// A new key starts with a full bucket: `capacity` requests pass, each reporting
 /// what is left, and the next one is refused.
@@ -228,23 +226,11 @@ fn step1_many_threads_on_one_key_never_get_more_than_capacity() {
     let limiter = TokenBucket::new(quota(CAPACITY, 1, secs(3600)), clock());
     for round in 0..ROUNDS {
         let key = format!("hot-{round}");
-        let admitted = AtomicU64::new(0);
-        let start = Barrier::new(THREADS);
-        std::thread::scope(|s| {
-            for _ in 0..THREADS {
-                s.spawn(|| {
-                    start.wait();
-                    for _ in 0..ATTEMPTS {
-                        if limiter.try_acquire(&key, 1).expect("cost 1 fits").allowed {
-                            admitted.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                });
-            }
+        let admitted = hammer(THREADS, ATTEMPTS, || {
+            limiter.try_acquire(&key, 1).expect("cost 1 fits").allowed
         });
         assert_eq!(
-            admitted.load(Ordering::Relaxed),
-            CAPACITY,
+            admitted, CAPACITY,
             "round {round}: {THREADS}x{ATTEMPTS} attempts on one key with time frozen must admit exactly capacity \
              (README step 1: make check-and-take atomic)"
         );

@@ -4,13 +4,11 @@
 //! time instead of resetting on the clock's edges. A sliding log or a sliding
 //! counter both pass; a fixed window does not.
 
-use std::sync::Barrier;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rate_limiter::{RateLimitError, SlidingWindow};
 
-use crate::support::{clock, ms, secs};
+use crate::support::{clock, hammer, ms, secs};
 
 const LIMIT: u64 = 10;
 const WINDOW: Duration = Duration::from_secs(1);
@@ -169,23 +167,11 @@ fn step2_many_threads_on_one_key_never_exceed_the_limit() {
     const THREADS: usize = 8;
     let limit = 2000;
     let limiter = SlidingWindow::new(limit, secs(60), clock());
-    let admitted = AtomicU64::new(0);
-    let start = Barrier::new(THREADS);
-    std::thread::scope(|s| {
-        for _ in 0..THREADS {
-            s.spawn(|| {
-                start.wait();
-                for _ in 0..500 {
-                    if limiter.try_acquire("hot", 1).unwrap().allowed {
-                        admitted.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            });
-        }
+    let admitted = hammer(THREADS, 500, || {
+        limiter.try_acquire("hot", 1).unwrap().allowed
     });
     assert_eq!(
-        admitted.load(Ordering::Relaxed),
-        limit,
+        admitted, limit,
         "README step 2: decisions on one key must be atomic"
     );
 }

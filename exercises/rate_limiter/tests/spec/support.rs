@@ -1,5 +1,7 @@
 //! Helpers shared by the steps. Nothing here decides pass or fail on its own.
 
+use std::sync::Barrier;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rate_limiter::{Clock, ManualClock, Quota, RedisTokenBucket};
@@ -40,4 +42,25 @@ pub async fn redis_bucket(
 /// `|a - b| <= tolerance`, for durations reported by a limiter.
 pub fn close_to(actual: Duration, expected: Duration, tolerance: Duration) -> bool {
     actual.abs_diff(expected) <= tolerance
+}
+
+/// Call `attempt` `attempts` times on each of `threads` threads, all released at
+/// the same instant, and count how many calls returned true. The barrier matters:
+/// threads started one by one barely overlap, and a race needs overlap.
+pub fn hammer(threads: usize, attempts: usize, attempt: impl Fn() -> bool + Sync) -> u64 {
+    let admitted = AtomicU64::new(0);
+    let start = Barrier::new(threads);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                start.wait();
+                for _ in 0..attempts {
+                    if attempt() {
+                        admitted.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    admitted.into_inner()
 }
