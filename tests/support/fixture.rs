@@ -81,7 +81,7 @@ impl TinyLab {
         );
         lab.write(
             "exercises/adder/exercise.toml",
-            "title = \"Adding\"\nquestion = \"Add two numbers.\"\nround = \"Warm-up\"\n\n[[steps]]\ntitle = \"Addition\"\nhints = [\"Use +.\", \"Really, a + b.\"]\n",
+            "title = \"Adding\"\nquestion = \"Add two numbers.\"\nround = \"Warm-up\"\nfollow_ups = [\"What would change for 64-bit numbers?\"]\n\n[[steps]]\ntitle = \"Addition\"\nhints = [\"Use +.\", \"Really, a + b.\"]\n",
         );
         lab.write(
             "exercises/adder/README.md",

@@ -32,6 +32,30 @@ fn a_sound_exercise_has_no_holes() {
     );
     let real = std::fs::read_to_string(lab.path("solutions/adder/src/lib.rs")).unwrap();
     assert_eq!(real, REFERENCE, "verify must never patch the real tree");
+
+    // Mutants build in the scratch copy's own target directory. Cargo names
+    // path-package artifacts by their path within the workspace, so a shared
+    // target would let a mutant's build stand in for the real reference.
+    let scratch_targets: Vec<_> = std::fs::read_dir(lab.target_dir().join("lab-verify"))
+        .expect("verify keeps its scratch copy under the target directory")
+        .map(|e| e.expect("readable").path().join("target"))
+        .collect();
+    assert!(
+        scratch_targets.iter().all(|t| t.join("debug").is_dir()),
+        "{scratch_targets:?}"
+    );
+    let after =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(&lab.root)
+            .env("CARGO_TARGET_DIR", lab.target_dir())
+            .args(["test", "-q", "-p", "adder_solution"])
+            .output()
+            .expect("cargo runs");
+    assert!(
+        after.status.success(),
+        "after verify, the real reference must still pass:\n{}",
+        String::from_utf8_lossy(&after.stdout)
+    );
 }
 
 /// A mutant no test notices is a hole, named, and the exit code says so.

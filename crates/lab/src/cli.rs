@@ -150,7 +150,10 @@ fn dashboard(workspace: &Workspace, out: &mut dyn Write) -> anyhow::Result<ExitC
                         "step {n}: {}",
                         exercise.step(n).map(|s| s.title.as_str()).unwrap_or("")
                     ),
-                    None => "done — see the README's follow-up questions".to_string(),
+                    None => format!(
+                        "done: `cargo lab check {}` lists follow-up questions",
+                        exercise.name
+                    ),
                 };
                 (format!("{bar} {done}/{steps}"), next)
             }
@@ -322,10 +325,21 @@ fn check(
         None => {
             match (step, next) {
                 (Some(n), _) => writeln!(out, "\nStep {n} passes.")?,
-                (None, None) => writeln!(
-                    out,
-                    "\nEvery step passes. Now try the README's follow-up questions, and compare with solutions/{name}."
-                )?,
+                (None, None) => {
+                    writeln!(
+                        out,
+                        "\nEvery step passes. Compare with the reference in solutions/{name}/."
+                    )?;
+                    if !exercise.meta.follow_ups.is_empty() {
+                        writeln!(
+                            out,
+                            "\nInterviewers follow up with questions like these; have an answer ready:"
+                        )?;
+                        for question in &exercise.meta.follow_ups {
+                            writeln!(out, "  - {question}")?;
+                        }
+                    }
+                }
                 (None, Some(n)) => writeln!(
                     out,
                     "\nAll tests that ran pass; step {n} still has none passing."

@@ -126,29 +126,35 @@ pub fn load_all(exercise: &Exercise) -> anyhow::Result<Vec<Mutant>> {
     Ok(mutants)
 }
 
-/// A copy of the workspace that mutants may scribble on.
+/// A copy of the workspace that mutants may scribble on, with its own target
+/// directory (see `verify`: sharing one with the real tree is unsafe).
 pub struct Scratch {
     pub root: PathBuf,
+    pub target_dir: PathBuf,
 }
 
 impl Scratch {
-    /// `<target>/lab-verify/<root hash>/`, brought up to date with the real tree.
-    /// Named after the workspace's path, so two checkouts sharing a target
-    /// directory never share a scratch copy.
+    /// `<target>/lab-verify/<root hash>/{workspace,target}`: a copy brought up to
+    /// date with the real tree, and where it builds. Named after the workspace's
+    /// path, so two checkouts sharing a target directory never share a scratch.
     pub fn prepare(workspace: &Workspace) -> anyhow::Result<Scratch> {
         use std::hash::{Hash, Hasher};
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         workspace.root.hash(&mut hasher);
-        let root = workspace
+        let base = workspace
             .target_dir()
             .join("lab-verify")
             .join(format!("{:016x}", hasher.finish()));
+        let root = base.join("workspace");
         std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
         let skip = skip_list(workspace);
         sync_tree(&workspace.root, &root, &|p| {
             skip.iter().any(|s| p.starts_with(s))
         })?;
-        Ok(Scratch { root })
+        Ok(Scratch {
+            root,
+            target_dir: base.join("target"),
+        })
     }
 
     /// Put the exercise's reference back exactly as in the real tree.

@@ -103,10 +103,12 @@ pub fn verify(
         exercise.name,
         exercise.solution_package()
     ));
-    let reference = cargo::run_tests(
-        &TestCommand::new(&workspace.root, exercise.solution_package()),
-        &quiet,
-    )?;
+    let in_workspace = |package: &str| {
+        let mut command = TestCommand::new(&workspace.root, package);
+        command.target_dir = Some(workspace.target_dir());
+        command
+    };
+    let reference = cargo::run_tests(&in_workspace(&exercise.solution_package()), &quiet)?;
     report.reference = RunSummary::of(&reference);
     if reference.build_failed() || reference.timed_out {
         report.holes.push(format!(
@@ -153,10 +155,7 @@ pub fn verify(
         exercise.name,
         exercise.package()
     ));
-    let skeleton = cargo::run_tests(
-        &TestCommand::new(&workspace.root, exercise.package()),
-        &quiet,
-    )?;
+    let skeleton = cargo::run_tests(&in_workspace(exercise.package()), &quiet)?;
     report.skeleton = RunSummary::of(&skeleton);
     if skeleton.build_failed() || skeleton.timed_out {
         report.holes.push(format!(
@@ -236,9 +235,13 @@ pub fn verify(
             Err(e) => (MutantOutcome::DidNotApply(format!("{e:#}")), Vec::new()),
             Ok(_) => {
                 let mut command = TestCommand::new(&scratch.root, exercise.solution_package());
-                // Same target directory: registry dependencies are shared with the
-                // real workspace, so only the mutated crate is rebuilt.
-                command.target_dir = Some(workspace.target_dir());
+                // Never the real workspace's target directory: cargo names the
+                // artifacts of path packages by their path *within* the workspace,
+                // so the scratch copy's builds would land in the very slots of the
+                // real ones, and mtime-based freshness could then run a mutant as
+                // the reference (or the reference as a mutant). The scratch target
+                // builds the dependencies once and keeps them.
+                command.target_dir = Some(scratch.target_dir.clone());
                 command.timeout = MUTANT_TIMEOUT.min(TestCommand::default_timeout());
                 let output = cargo::run_tests(&command, &quiet)?;
                 let failed: Vec<String> = output.run.failed().map(str::to_string).collect();

@@ -18,8 +18,8 @@ use crate::support::{clock, ms, quota, secs};
 
 /// The decision budget the tests configure; each test allows ten times that
 /// before calling a decision hung.
-const TIMEOUT: Duration = Duration::from_millis(200);
-const HUNG: Duration = Duration::from_secs(2);
+const TIMEOUT: Duration = Duration::from_millis(500);
+const HUNG: Duration = Duration::from_secs(5);
 
 /// A limiter whose Redis connection goes through a fault proxy.
 async fn behind_a_proxy(
