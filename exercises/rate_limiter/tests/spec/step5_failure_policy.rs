@@ -20,6 +20,8 @@ use crate::support::{clock, ms, quota, secs};
 /// before calling a decision hung.
 const TIMEOUT: Duration = Duration::from_millis(500);
 const HUNG: Duration = Duration::from_secs(5);
+/// The Redis client's own response timeout in these tests: well past HUNG.
+const LIBRARY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A limiter whose Redis connection goes through a fault proxy.
 async fn behind_a_proxy(
@@ -27,7 +29,11 @@ async fn behind_a_proxy(
     policy: FailurePolicy,
 ) -> anyhow::Result<(labkit::FaultProxy, RedisTokenBucket)> {
     let proxy = labkit::FaultProxy::for_url(redis.url()).await?;
-    let conn = labkit::redis::connect(proxy.url()).await?;
+    // The client library's own timeout is set far beyond HUNG on purpose: the
+    // limiter's timeout must be what ends a decision. (With the library's at or
+    // under HUNG, a limiter with no timeout would be rescued by it and pass.)
+    let config = labkit::redis::manager_config().set_response_timeout(Some(LIBRARY_TIMEOUT));
+    let conn = labkit::redis::connect_with(proxy.url(), config).await?;
     let limiter = RedisTokenBucket::new(conn, redis.prefix(), quota(3, 1, secs(60)), clock())
         .with_failure_policy(policy, TIMEOUT);
     Ok((proxy, limiter))
