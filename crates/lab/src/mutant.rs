@@ -145,23 +145,22 @@ impl Scratch {
             .target_dir()
             .join("lab-verify")
             .join(format!("{:016x}", hasher.finish()));
-        let root = base.join("workspace");
-        std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
-        let skip = skip_list(workspace);
-        sync_tree(&workspace.root, &root, &|p| {
-            skip.iter().any(|s| p.starts_with(s))
-        })?;
-        Ok(Scratch {
-            root,
+        let scratch = Scratch {
+            root: base.join("workspace"),
             target_dir: base.join("target"),
-        })
+        };
+        scratch.restore(workspace)?;
+        Ok(scratch)
     }
 
-    /// Put the exercise's reference back exactly as in the real tree.
-    pub fn restore(&self, workspace: &Workspace, exercise: &Exercise) -> anyhow::Result<()> {
-        let relative = exercise.solution_dir.strip_prefix(&workspace.root)?;
-        sync_tree(&exercise.solution_dir, &self.root.join(relative), &|_| {
-            false
+    /// Put the scratch copy back exactly as the real tree is. The whole tree, not
+    /// just the reference crate: a mutant may patch a file the reference shares
+    /// with the exercise (a provided migration, say). Only files that differ are
+    /// rewritten, so this is cheap and cargo rebuilds only what a mutant touched.
+    pub fn restore(&self, workspace: &Workspace) -> anyhow::Result<()> {
+        let skip = skip_list(workspace);
+        sync_tree(&workspace.root, &self.root, &|p| {
+            skip.iter().any(|s| p.starts_with(s))
         })?;
         Ok(())
     }
@@ -282,6 +281,29 @@ killed-by: step1_sum::step1_adds
         .unwrap_err()
         .to_string();
         assert!(err.contains("mutant:"), "{err}");
+    }
+
+    /// Restoring the scratch copy undoes a patch anywhere in the tree, not only
+    /// inside the reference crate (mutants may patch shared files).
+    #[test]
+    fn restore_undoes_patches_outside_the_reference_crate() {
+        let root = std::env::temp_dir().join(format!("lab-restore-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("exercises/x")).unwrap();
+        std::fs::write(root.join("Cargo.toml"), "[workspace]\n").unwrap();
+        std::fs::write(root.join("exercises/x/shared.sql"), "original").unwrap();
+        let workspace = Workspace::at(&root)
+            .unwrap()
+            .with_target_dir(Some(root.join("target")));
+        let scratch = Scratch::prepare(&workspace).unwrap();
+        let copy = scratch.root.join("exercises/x/shared.sql");
+        std::fs::write(&copy, "patched by a mutant").unwrap();
+        scratch.restore(&workspace).unwrap();
+        assert_eq!(std::fs::read_to_string(&copy).unwrap(), "original");
+        assert!(
+            !scratch.root.join("target").exists(),
+            "the target directory is never copied"
+        );
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     /// Syncing writes only what differs and removes what is gone.

@@ -230,7 +230,7 @@ pub fn verify(
                 ));
             }
         }
-        scratch.restore(workspace, exercise)?;
+        scratch.restore(workspace)?;
         let outcome_and_failures = match m.apply(&scratch.solution_dir(workspace, exercise)?) {
             Err(e) => (MutantOutcome::DidNotApply(format!("{e:#}")), Vec::new()),
             Ok(_) => {
@@ -293,7 +293,7 @@ pub fn verify(
             failed_tests,
         });
     }
-    scratch.restore(workspace, exercise)?;
+    scratch.restore(workspace)?;
     Ok(report)
 }
 
