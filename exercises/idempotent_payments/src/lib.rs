@@ -1,0 +1,43 @@
+//! # An idempotent, signed payment API on a double-entry ledger
+//!
+//! The question: design a payment API that is safe to retry. What are request
+//! keys for, what happens on retries, and how do you stop replayed requests?
+//!
+//! Read `README.md` next to this crate, then make the tests pass step by step:
+//!
+//! ```text
+//! cargo test -p idempotent_payments step1     # or: cargo lab check idempotent_payments
+//! ```
+//!
+//! | step | where                            | what you build                                      |
+//! |------|----------------------------------|-----------------------------------------------------|
+//! | 1    | [`api`], [`error`]               | create / fetch / list payments; problem+json errors |
+//! | 2    | [`ledger`]                       | balanced entries in one transaction; no overdraft   |
+//! | 3    | [`idempotency`], [`api`]         | one key, one payment; replays from storage          |
+//! | 4    | [`api::process`], [`processor`]  | recovery points: a crash never charges twice        |
+//! | 5    | [`signing`], [`api::router`]     | signed requests; stale or forged ones refused       |
+//!
+//! [`app`], [`clock`], [`config`], [`db`] (with `migrations/`) and [`model`] are
+//! provided. Every place you need to change is marked `// TODO(step N)`.
+
+// The skeleton leaves fields and parameters unused until you write the bodies.
+// Delete this line when you are done, to let the compiler find leftovers.
+#![allow(dead_code, unused_variables, unused_imports)]
+
+pub mod api;
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod idempotency;
+pub mod ledger;
+pub mod model;
+pub mod processor;
+pub mod signing;
+
+pub use api::router;
+pub use app::{AppState, serve};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{AppConfig, ProcessorConfig};
+pub use error::AppError;
