@@ -123,7 +123,18 @@ fn parse_response(raw: &[u8]) -> anyhow::Result<HttpResponse> {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
-        .context("response without an end of headers")?;
+        .with_context(|| {
+            if raw.is_empty() {
+                "the server closed the connection without answering: did its handler panic \
+             (a todo!() not written yet)? Its message is printed where the server runs"
+                    .to_string()
+            } else {
+                format!(
+                    "the server sent an incomplete HTTP response ({} bytes)",
+                    raw.len()
+                )
+            }
+        })?;
     let head = std::str::from_utf8(&raw[..split]).context("response headers are not UTF-8")?;
     let mut lines = head.split("\r\n");
     let status_line = lines.next().context("empty response")?;
