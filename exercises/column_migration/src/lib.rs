@@ -1,0 +1,38 @@
+//! # VARCHAR → JSONB on a big table, with traffic running
+//!
+//! The question: how do you change a column from VARCHAR to JSONB on a table
+//! with tens of millions of rows, without downtime?
+//!
+//! Read `README.md` next to this crate, then make the tests pass step by step:
+//!
+//! ```text
+//! cargo test -p column_migration step1     # or: cargo lab check column_migration
+//! ```
+//!
+//! | step | in [`migration`]                          | what you build                                        |
+//! |------|-------------------------------------------|-------------------------------------------------------|
+//! | 1    | `expand`, `ddl`                           | add the column; lock_timeout and retry for every DDL   |
+//! | 2    | `install_dual_write`, `quarantined`       | the dual-write trigger; bad JSON quarantined           |
+//! | 3    | `backfill`, `checkpoint`                  | short, checkpointed, resumable batches                 |
+//! | 4    | `validate`, `switch_reads`                | NOT VALID + VALIDATE; compare; switch reads             |
+//! | 5    | `contract`                                | drop and rename, atomically, under lock_timeout        |
+//! | 6    | (all of it)                               | the whole migration under load                         |
+//!
+//! [`config`], [`error`], [`schema`] and [`workload`] are provided. Every place
+//! you need to change is marked `// TODO(step N)`.
+
+// The skeleton leaves fields and parameters unused until you write the bodies.
+// Delete this line when you are done, to let the compiler find leftovers.
+#![allow(dead_code, unused_variables, unused_imports)]
+
+pub mod config;
+pub mod error;
+pub mod migration;
+pub mod schema;
+pub mod workload;
+
+pub use config::{
+    BackfillReport, Checkpoint, Config, DdlReport, Phase, Progress, Quarantined, Validation,
+};
+pub use error::MigrationError;
+pub use migration::{CONSTRAINT, Migration};
