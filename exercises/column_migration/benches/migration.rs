@@ -98,7 +98,9 @@ async fn reset(lab: &Lab) -> anyhow::Result<()> {
 async fn writer_latency() -> anyhow::Result<String> {
     const ROWS: i64 = 200_000;
     let pace = Duration::from_millis(2);
-    let mut out = String::from("\nwriter latency, 2 writers + 2 readers, 200k rows:   p50        p99       writes\n");
+    let mut out = String::from(
+        "\nwriter latency, 2 writers + 2 readers, 200k rows:   p50        p99       writes\n",
+    );
 
     let quiet = Lab::seeded(ROWS, 97).await?;
     let workload = Workload::start(quiet.url(), ROWS, 2, 2, pace).await?;

@@ -19,6 +19,11 @@ use crate::schema::MIGRATION;
 
 pub type Result<T> = std::result::Result<T, MigrationError>;
 
+// TODO(step 6): no new method. Step 6 runs steps 1–5 in order with writers,
+// readers and a long transaction in the way; when it fails, its message names
+// the broken guarantee (a lock wait over the bound, a lost update, an error the
+// application saw) and so the step to revisit.
+
 /// The name of the step 4 constraint.
 pub const CONSTRAINT: &str = "customers_profile_jsonb_is_object";
 
