@@ -21,6 +21,8 @@ pub struct TestCommand {
     pub target_dir: Option<PathBuf>,
     /// The whole run, build included, is killed after this.
     pub timeout: Duration,
+    /// Build the tests without running them (`--no-run`).
+    pub no_run: bool,
 }
 
 impl TestCommand {
@@ -42,6 +44,7 @@ impl TestCommand {
             filter: None,
             target_dir: None,
             timeout: TestCommand::default_timeout(),
+            no_run: false,
         }
     }
 }
@@ -102,17 +105,18 @@ pub fn run_tests(
 ) -> anyhow::Result<TestOutput> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(&command.dir)
-        .args([
-            "test",
-            "--package",
-            &command.package,
-            "--no-fail-fast",
-            "--color",
-            "never",
-        ])
-        .arg("--")
-        .args(["--color", "never"]);
+    cmd.current_dir(&command.dir).args([
+        "test",
+        "--package",
+        &command.package,
+        "--no-fail-fast",
+        "--color",
+        "never",
+    ]);
+    if command.no_run {
+        cmd.arg("--no-run");
+    }
+    cmd.arg("--").args(["--color", "never"]);
     if let Some(filter) = &command.filter {
         cmd.arg(filter);
     }
