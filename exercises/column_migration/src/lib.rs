@@ -18,13 +18,14 @@
 //! | 5    | `contract`                                | drop and rename, atomically, under lock_timeout        |
 //! | 6    | (all of it)                               | the whole migration under load                         |
 //!
-//! [`config`], [`error`], [`schema`] and [`workload`] are provided. Every place
+//! [`config`], [`error`], [`schema`], [`workload`] and `bookkeeping.rs` are provided. Every place
 //! you need to change is marked `// TODO(step N)`.
 
 // The skeleton leaves fields and parameters unused until you write the bodies.
 // Delete this line when you are done, to let the compiler find leftovers.
 #![allow(dead_code, unused_variables, unused_imports)]
 
+mod bookkeeping;
 pub mod config;
 pub mod error;
 pub mod migration;

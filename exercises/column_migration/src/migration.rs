@@ -1,16 +1,18 @@
 //! The migration, one method per step: expand → dual write → backfill →
 //! validate → switch → contract. See the README for what each must guarantee.
 //!
-//! Provided here: the struct, [`Migration::phase`], the phase bookkeeping
-//! ([`advance_in`], [`Migration::require`], [`Migration::advance`]) and
-//! [`Migration::bounded`], which puts `statement_timeout` around any future.
+//! Provided: the struct, [`Migration::phase`], and (from `bookkeeping.rs`)
+//! `self.require(step, phase)`, `self.advance(phase)`, `advance_in(&mut tx,
+//! phase)` and `self.bounded(what, future)`, which puts `statement_timeout`
+//! around any future.
 
 use std::time::Duration;
 
 use sqlx::postgres::PgRow;
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::{PgPool, Row};
 use tracing::{info, warn};
 
+use crate::bookkeeping::{Bookkeeping, advance_in};
 use crate::config::{
     BackfillReport, Checkpoint, Config, DdlReport, Phase, Progress, Quarantined, Validation,
 };
@@ -43,18 +45,7 @@ impl Migration {
 
     /// The phase as stored (Fresh if the migration never started).
     pub async fn phase(&self) -> Result<Phase> {
-        let name: Option<String> = self
-            .bounded(
-                "reading the phase",
-                sqlx::query_scalar("SELECT phase FROM migration_progress WHERE name = $1")
-                    .bind(MIGRATION)
-                    .fetch_optional(&self.pool),
-            )
-            .await?;
-        Ok(name
-            .as_deref()
-            .and_then(Phase::parse)
-            .unwrap_or(Phase::Fresh))
+        self.stored_phase().await
     }
 
     // ---- step 1 -----------------------------------------------------------
@@ -157,66 +148,14 @@ impl Migration {
         // transaction; `sqlx::raw_sql(sqlx::AssertSqlSafe(..))` runs DDL text.
         todo!("step 1: DDL with lock_timeout and retry (see README step 1)")
     }
-
-    /// [`MigrationError::WrongPhase`] unless the stored phase is at least `needs`.
-    async fn require(&self, step: &'static str, needs: Phase) -> Result<()> {
-        let current = self.phase().await?;
-        if current < needs {
-            return Err(MigrationError::WrongPhase {
-                step,
-                needs,
-                current,
-            });
-        }
-        Ok(())
-    }
-
-    /// Record `phase` in its own transaction.
-    async fn advance(&self, phase: Phase) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        advance_in(&mut tx, phase).await?;
-        self.bounded("recording the phase", tx.commit()).await?;
-        Ok(())
-    }
-
-    /// Await `fut` for at most `statement_timeout`.
-    async fn bounded<T, E>(
-        &self,
-        what: &str,
-        fut: impl Future<Output = std::result::Result<T, E>>,
-    ) -> Result<T>
-    where
-        MigrationError: From<E>,
-    {
-        let limit = self.config.statement_timeout;
-        match tokio::time::timeout(limit, fut).await {
-            Ok(result) => Ok(result?),
-            Err(_) => Err(MigrationError::Timeout {
-                what: what.to_string(),
-                limit,
-            }),
-        }
-    }
 }
 
-/// Move the stored phase forward to `phase` (never backwards), in `tx`.
-async fn advance_in(tx: &mut Transaction<'_, Postgres>, phase: Phase) -> Result<()> {
-    let current: Option<String> =
-        sqlx::query_scalar("SELECT phase FROM migration_progress WHERE name = $1 FOR UPDATE")
-            .bind(MIGRATION)
-            .fetch_optional(&mut **tx)
-            .await?;
-    let current = current
-        .as_deref()
-        .and_then(Phase::parse)
-        .unwrap_or(Phase::Fresh);
-    sqlx::query(
-        "INSERT INTO migration_progress (name, phase) VALUES ($1, $2)
-         ON CONFLICT (name) DO UPDATE SET phase = EXCLUDED.phase, updated_at = now()",
-    )
-    .bind(MIGRATION)
-    .bind(current.max(phase).as_str())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+impl Bookkeeping for Migration {
+    fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn limit(&self) -> Duration {
+        self.config.statement_timeout
+    }
 }

@@ -15,6 +15,8 @@
 //! | 6    | all of them, under load                 | zero writer errors, bounded lock waits, no lost update   |
 
 // Provided files, shared with the exercise so the two cannot drift apart.
+#[path = "../../../exercises/column_migration/src/bookkeeping.rs"]
+mod bookkeeping;
 #[path = "../../../exercises/column_migration/src/config.rs"]
 pub mod config;
 #[path = "../../../exercises/column_migration/src/error.rs"]
