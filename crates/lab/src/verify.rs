@@ -52,6 +52,9 @@ pub enum MutantOutcome {
     DidNotApply(String),
     DidNotBuild(String),
     TimedOut,
+    /// No test failed, yet not every test reported a result (the test process
+    /// crashed or was killed): neither a kill nor a survival.
+    Incomplete(String),
 }
 
 #[derive(Clone, Debug)]
@@ -270,6 +273,31 @@ pub fn verify(
                     MutantOutcome::TimedOut
                 } else if output.build_failed() {
                     MutantOutcome::DidNotBuild(output.compiler_errors(15))
+                } else if failed.is_empty()
+                    && (!output.success || output.run.passed().count() < known.len())
+                {
+                    MutantOutcome::Incomplete(format!(
+                        "{} of {} tests reported; cargo test {}:\n{}",
+                        output.run.outcomes.len(),
+                        known.len(),
+                        if output.success {
+                            "succeeded"
+                        } else {
+                            "failed"
+                        },
+                        output.compiler_errors(15)
+                    ))
+                } else if failed.is_empty()
+                    && !output
+                        .stderr
+                        .contains(&format!("Compiling {} v", exercise.solution_package()))
+                {
+                    // Every test passed, but on a build cargo judged fresh: the
+                    // binary may predate the patch. Not a verdict on the tests.
+                    MutantOutcome::Incomplete(format!(
+                        "cargo did not rebuild {} after the patch, so the tests may have run an older build",
+                        exercise.solution_package()
+                    ))
                 } else if failed.is_empty() {
                     MutantOutcome::Survived
                 } else {
@@ -305,6 +333,11 @@ pub fn verify(
             MutantOutcome::TimedOut => report.holes.push(format!(
                 "the tests hung on mutant {} (over {MUTANT_TIMEOUT:?}): some wait has no timeout",
                 m.name
+            )),
+            MutantOutcome::Incomplete(e) => report.holes.push(format!(
+                "the tests did not all finish on mutant {} (a crashed test process?):\n{}",
+                m.name,
+                indent(e)
             )),
         }
         report.mutants.push(MutantResult {
@@ -375,6 +408,7 @@ pub fn render(reports: &[Report]) -> String {
                     MutantOutcome::DidNotApply(_) => "DOES NOT APPLY".to_string(),
                     MutantOutcome::DidNotBuild(_) => "DOES NOT BUILD".to_string(),
                     MutantOutcome::TimedOut => "TESTS HUNG".to_string(),
+                    MutantOutcome::Incomplete(_) => "TESTS DID NOT FINISH".to_string(),
                 };
                 text.push_str(&format!("  {:34} {verdict}\n", m.name));
             }
