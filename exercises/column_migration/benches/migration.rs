@@ -86,11 +86,14 @@ async fn reset(lab: &Lab) -> anyhow::Result<()> {
          UPDATE customers SET profile_jsonb = NULL;
          ALTER TABLE customers ENABLE TRIGGER customers_profile_sync;
          TRUNCATE customers_profile_quarantine;
-         UPDATE migration_progress SET phase = 'dual_writing', last_id = 0, rows_done = 0;
-         VACUUM customers;",
+         UPDATE migration_progress SET phase = 'dual_writing', last_id = 0, rows_done = 0;",
     )
     .execute(lab.pool())
     .await?;
+    // On its own: VACUUM cannot run in the implicit transaction of a batch.
+    sqlx::raw_sql("VACUUM customers")
+        .execute(lab.pool())
+        .await?;
     Ok(())
 }
 
