@@ -149,7 +149,11 @@ impl Running {
     /// Wait for the crash armed with [`Recorder::arm`], then abort the task
     /// right there: no code after the probe point runs.
     pub async fn crash_at(&mut self, fired: oneshot::Receiver<Point>) -> anyhow::Result<Point> {
-        let label = format!("{} to reach the crash point", self.name);
+        let label = format!(
+            "{} to reach the point the test crashes it at (does your code call \
+             probe.reached(Point::..) there? README step 2 and probe.rs)",
+            self.name
+        );
         let point = {
             let wait = async {
                 tokio::pin!(fired);
