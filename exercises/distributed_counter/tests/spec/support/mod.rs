@@ -220,7 +220,19 @@ impl Cluster {
 
     /// Start node `i` again on its port, from its database.
     pub async fn restart(&mut self, i: usize) -> anyhow::Result<()> {
-        let (mut process, _) = NodeProcess::bind(self.ports[i]).await?;
+        // A killed node's runtime shuts down in the background, so its listener
+        // can hold the port a moment longer (seen once in CI as AddrInUse):
+        // retry the bind, bounded.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let mut process = loop {
+            match NodeProcess::bind(self.ports[i]).await {
+                Ok((process, _)) => break process,
+                Err(_) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
         process.serve(
             self.configs[i].clone(),
             self.db_urls[i].clone(),
