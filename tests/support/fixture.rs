@@ -117,6 +117,11 @@ impl TinyLab {
         self.root.join("state.json")
     }
 
+    /// Verify's scratch copy: this lab's own, never the machine-wide one.
+    pub fn verify_dir(&self) -> PathBuf {
+        self.root.join("verify")
+    }
+
     /// `lab` arguments that point at this lab, its target dir and state file.
     pub fn args(&self, rest: &[&str]) -> Vec<std::ffi::OsString> {
         let mut args: Vec<std::ffi::OsString> = vec!["lab".into()];
@@ -126,6 +131,8 @@ impl TinyLab {
         args.push(self.target_dir().into());
         args.push("--state-file".into());
         args.push(self.state_file().into());
+        args.push("--verify-dir".into());
+        args.push(self.verify_dir().into());
         args.extend(rest.iter().map(Into::into));
         args
     }

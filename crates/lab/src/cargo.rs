@@ -10,7 +10,9 @@ use anyhow::Context;
 
 use crate::libtest::{self, TestRun};
 
-/// One `cargo test -p <package> --no-fail-fast` invocation.
+/// One `cargo test -p <package> --no-fail-fast` invocation. Build one with
+/// [`crate::workspace::Workspace::test_command`], which fills in the directory
+/// and the target directory.
 #[derive(Clone, Debug)]
 pub struct TestCommand {
     /// Directory to run in; its workspace is the one tested.
@@ -18,7 +20,14 @@ pub struct TestCommand {
     pub package: String,
     /// Only tests whose name contains this (libtest's filter).
     pub filter: Option<String>,
+    /// Only these tests, by full name (libtest's `--exact` filters). Empty: all.
+    pub exact: Vec<String>,
+    /// Only these integration-test targets (`--test NAME`). Empty: cargo's
+    /// default set (lib unit tests, every test target, doc tests).
+    pub test_targets: Vec<String>,
     pub target_dir: Option<PathBuf>,
+    /// Extra environment for cargo and the tests it runs.
+    pub env: Vec<(String, String)>,
     /// The whole run, build included, is killed after this.
     pub timeout: Duration,
     /// Build the tests without running them (`--no-run`).
@@ -42,10 +51,40 @@ impl TestCommand {
             dir: dir.into(),
             package: package.into(),
             filter: None,
+            exact: Vec::new(),
+            test_targets: Vec::new(),
             target_dir: None,
+            env: Vec::new(),
             timeout: TestCommand::default_timeout(),
             no_run: false,
         }
+    }
+
+    /// The arguments after `cargo`.
+    pub fn args(&self) -> Vec<String> {
+        let mut args: Vec<String> = ["test", "--package", &self.package, "--no-fail-fast"]
+            .map(String::from)
+            .to_vec();
+        args.extend(["--color".into(), "never".into()]);
+        for target in &self.test_targets {
+            args.extend(["--test".into(), target.clone()]);
+        }
+        if self.no_run {
+            args.push("--no-run".into());
+        }
+        args.extend(["--".into(), "--color".into(), "never".into()]);
+        if !self.exact.is_empty() {
+            args.push("--exact".into());
+            args.extend(self.exact.iter().cloned());
+        } else if let Some(filter) = &self.filter {
+            args.push(filter.clone());
+        }
+        args
+    }
+
+    /// The command as a person would type it, for messages.
+    pub fn display(&self) -> String {
+        format!("cargo {}", self.args().join(" "))
     }
 }
 
@@ -105,21 +144,7 @@ pub fn run_tests(
 ) -> anyhow::Result<TestOutput> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(&command.dir).args([
-        "test",
-        "--package",
-        &command.package,
-        "--no-fail-fast",
-        "--color",
-        "never",
-    ]);
-    if command.no_run {
-        cmd.arg("--no-run");
-    }
-    cmd.arg("--").args(["--color", "never"]);
-    if let Some(filter) = &command.filter {
-        cmd.arg(filter);
-    }
+    cmd.current_dir(&command.dir).args(command.args());
     if let Some(target) = &command.target_dir {
         cmd.env("CARGO_TARGET_DIR", target);
     }
@@ -127,9 +152,15 @@ pub fn run_tests(
     // shows the message and tells people how to get the backtrace if they want it.
     cmd.env("RUST_BACKTRACE", "0")
         .env("CARGO_TERM_COLOR", "never");
+    cmd.envs(command.env.iter().map(|(k, v)| (k, v)));
     cmd.stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .stdin(Stdio::null());
+    // Its own process group, so a timeout can stop cargo *and* the test binary it
+    // started (and anything that binary spawned): killing cargo alone leaves a
+    // hung test process holding ports, locks and databases.
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
 
     let mut child = cmd
         .spawn()
@@ -172,7 +203,7 @@ pub fn run_tests(
             match child.try_wait() {
                 Ok(Some(status)) => return (Some(status), false),
                 Ok(None) if started.elapsed() > command.timeout => {
-                    let _ = child.kill();
+                    kill_tree(&mut child);
                     let _ = child.wait();
                     return (None, true);
                 }
@@ -191,4 +222,85 @@ pub fn run_tests(
         stdout,
         stderr,
     })
+}
+
+/// Kill the child's whole process group (it leads one, see `run_tests`).
+fn kill_tree(child: &mut std::process::Child) {
+    #[cfg(unix)]
+    {
+        // `kill -KILL -- -PGID` signals every process in the group; the lab
+        // keeps `unsafe` out, so this goes through kill(1) rather than libc.
+        let group = format!("-{}", child.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+    let _ = child.kill();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Exact names win over a filter and come after `--exact`; targets are `--test`.
+    #[test]
+    fn the_arguments_name_targets_and_exact_tests() {
+        let mut command = TestCommand::new("/lab", "adder_solution");
+        command.filter = Some("step1_".into());
+        assert_eq!(
+            command.display(),
+            "cargo test --package adder_solution --no-fail-fast --color never -- --color never step1_"
+        );
+        command.exact = vec!["a::step1_x".into(), "step1_y".into()];
+        command.test_targets = vec!["spec".into()];
+        assert_eq!(
+            command.display(),
+            "cargo test --package adder_solution --no-fail-fast --color never --test spec \
+             -- --color never --exact a::step1_x step1_y"
+        );
+    }
+
+    /// A run that outlives its bound is stopped together with what it started.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_timed_out_run_kills_its_whole_process_group() {
+        use std::os::unix::process::CommandExt;
+        let marker = std::env::temp_dir().join(format!("lab-kill-tree-{}", std::process::id()));
+        let _ = std::fs::remove_file(&marker);
+        // A "cargo" whose child outlives it unless the whole group is killed.
+        let script = format!("sleep 30 & echo $! > {}; wait", marker.display());
+        let mut child = Command::new("sh")
+            .args(["-c", &script])
+            .process_group(0)
+            .spawn()
+            .expect("sh starts");
+        let grandchild = loop {
+            if let Ok(text) = std::fs::read_to_string(&marker)
+                && let Ok(pid) = text.trim().parse::<u32>()
+            {
+                break pid;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        kill_tree(&mut child);
+        let _ = child.wait();
+        // Gone, or a zombie waiting to be reaped by whoever inherited it.
+        let alive = || {
+            std::fs::read_to_string(format!("/proc/{grandchild}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    let state = stat.rsplit_once(") ")?.1.chars().next()?;
+                    Some(state != 'Z' && state != 'X')
+                })
+                .unwrap_or(false)
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while alive() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = std::fs::remove_file(&marker);
+        assert!(!alive(), "the grandchild {grandchild} survived the kill");
+    }
 }

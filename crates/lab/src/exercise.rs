@@ -93,6 +93,33 @@ impl Exercise {
         self.solution_dir.join("mutants")
     }
 
+    /// Where `cargo lab verify` keeps this exercise's committed record.
+    pub fn record_path(&self) -> PathBuf {
+        self.solution_dir.join("verified.toml")
+    }
+
+    /// The reference's integration-test targets (`[[test]] name = …` in its
+    /// Cargo.toml). A mutant runs only these: building the crate's unit-test
+    /// harness as well would compile the patched crate twice for nothing.
+    pub fn test_targets(&self) -> anyhow::Result<Vec<String>> {
+        let path = self.solution_dir.join("Cargo.toml");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let manifest: toml::Table =
+            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let targets = manifest
+            .get("test")
+            .and_then(|t| t.as_array())
+            .map(|tests| {
+                tests
+                    .iter()
+                    .filter_map(|t| t.get("name")?.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(targets)
+    }
+
     pub fn step(&self, number: u32) -> Option<&StepMeta> {
         self.meta.steps.get((number as usize).checked_sub(1)?)
     }

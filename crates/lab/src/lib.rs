@@ -6,7 +6,8 @@
 //!   across Rust versions, unlike libtest's unstable JSON).
 //! * [`state`] keeps the learner's progress outside version control.
 //! * [`verify`] is the maintainers' gate; [`mutant`] applies curated wrong
-//!   answers to a scratch copy of the workspace.
+//!   answers to a scratch copy of the workspace; [`record`] keeps what a
+//!   successful verify proved, so `verify --changed` re-runs only what changed.
 //! * [`cli`] is the command line.
 
 pub mod cargo;
@@ -14,6 +15,7 @@ pub mod cli;
 pub mod exercise;
 pub mod libtest;
 pub mod mutant;
+pub mod record;
 pub mod services;
 pub mod state;
 pub mod verify;

@@ -13,7 +13,7 @@
 //! ```
 //!
 //! Mutants are never applied to the real tree. `lab verify` keeps a copy of the
-//! workspace under the target directory, patches the copy, and runs the
+//! workspace in its verify directory, patches the copy, and runs the
 //! reference's tests there. Files are only rewritten when their content differs,
 //! so cargo rebuilds just the crate a mutant touches.
 
@@ -131,26 +131,45 @@ pub fn load_all(exercise: &Exercise) -> anyhow::Result<Vec<Mutant>> {
 pub struct Scratch {
     pub root: PathBuf,
     pub target_dir: PathBuf,
+    /// Held while this scratch copy is in use: two `lab verify` runs on one
+    /// machine share the copy, so the second waits instead of scribbling on the
+    /// first one's mutant.
+    _lock: std::fs::File,
 }
 
 impl Scratch {
-    /// `<target>/lab-verify/<root hash>/{workspace,target}`: a copy brought up to
-    /// date with the real tree, and where it builds. Named after the workspace's
-    /// path, so two checkouts sharing a target directory never share a scratch.
+    /// `<verify dir>/{workspace,target}` (see [`Workspace::verify_dir`]): a copy
+    /// brought up to date with the real tree, and where it builds. The path does
+    /// not depend on the checkout's, so a fresh clone finds the dependencies of
+    /// the scratch build already compiled (a cold one takes ~15 min here).
     pub fn prepare(workspace: &Workspace) -> anyhow::Result<Scratch> {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        workspace.root.hash(&mut hasher);
-        let base = workspace
-            .target_dir()
-            .join("lab-verify")
-            .join(format!("{:016x}", hasher.finish()));
+        let base = workspace.verify_dir();
+        std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
+        let lock_path = base.join("lock");
+        let lock = std::fs::File::create(&lock_path)
+            .with_context(|| format!("creating {}", lock_path.display()))?;
+        if lock.try_lock().is_err() {
+            eprintln!(
+                "lab verify: another verify is using {}; waiting for it to finish",
+                base.display()
+            );
+            lock.lock()
+                .with_context(|| format!("locking {}", lock_path.display()))?;
+        }
         let scratch = Scratch {
             root: base.join("workspace"),
             target_dir: base.join("target"),
+            _lock: lock,
         };
         scratch.restore(workspace)?;
         Ok(scratch)
+    }
+
+    /// The scratch copy as a workspace of its own, building into its own target.
+    pub fn workspace(&self) -> Workspace {
+        Workspace::at(&self.root)
+            .expect("the scratch copy is a copy of a lab root")
+            .with_target_dir(Some(self.target_dir.clone()))
     }
 
     /// Put the scratch copy back exactly as the real tree is. The whole tree, not
@@ -184,6 +203,7 @@ fn skip_list(workspace: &Workspace) -> Vec<PathBuf> {
         root.join(".git"),
         workspace.target_dir(),
         workspace.state_path(),
+        workspace.verify_dir(),
     ]
 }
 
@@ -293,7 +313,8 @@ killed-by: step1_sum::step1_adds
         std::fs::write(root.join("exercises/x/shared.sql"), "original").unwrap();
         let workspace = Workspace::at(&root)
             .unwrap()
-            .with_target_dir(Some(root.join("target")));
+            .with_target_dir(Some(root.join("target")))
+            .with_verify_dir(Some(root.join("target/verify")));
         let scratch = Scratch::prepare(&workspace).unwrap();
         let copy = scratch.root.join("exercises/x/shared.sql");
         std::fs::write(&copy, "patched by a mutant").unwrap();

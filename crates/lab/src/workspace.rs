@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
+use crate::cargo::TestCommand;
 use crate::exercise::Exercise;
 
 /// The lab's root directory and what is in it.
@@ -12,6 +13,7 @@ pub struct Workspace {
     pub root: PathBuf,
     target_dir: Option<PathBuf>,
     state_path: Option<PathBuf>,
+    verify_dir: Option<PathBuf>,
 }
 
 impl Workspace {
@@ -31,6 +33,43 @@ impl Workspace {
             root,
             target_dir: None,
             state_path: None,
+            verify_dir: None,
+        }
+    }
+
+    /// Keep verify's scratch copy here instead of `LAB_VERIFY_DIR`/the cache.
+    pub fn with_verify_dir(mut self, dir: Option<PathBuf>) -> Workspace {
+        self.verify_dir = dir;
+        self
+    }
+
+    /// `cargo test -p <package>` in this workspace, building into its target
+    /// directory. Every test run the lab makes starts here.
+    pub fn test_command(&self, package: &str) -> TestCommand {
+        let mut command = TestCommand::new(&self.root, package);
+        command.target_dir = Some(self.target_dir());
+        command
+    }
+
+    /// Where `lab verify` keeps its scratch copy of the workspace and that copy's
+    /// target directory: `--verify-dir`, `LAB_VERIFY_DIR`, else
+    /// `$XDG_CACHE_HOME/backend-lab/verify` (`~/.cache/…`), else under the target
+    /// directory. Deliberately *not* derived from the checkout's path: every clone
+    /// on a machine (CI makes a fresh one per run) shares one warm scratch build.
+    pub fn verify_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.verify_dir {
+            return dir.clone();
+        }
+        if let Some(dir) = std::env::var_os("LAB_VERIFY_DIR").filter(|d| !d.is_empty()) {
+            return PathBuf::from(dir);
+        }
+        let cache = std::env::var_os("XDG_CACHE_HOME")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")));
+        match cache {
+            Some(cache) => cache.join("backend-lab").join("verify"),
+            None => self.target_dir().join("lab-verify"),
         }
     }
 

@@ -1,0 +1,165 @@
+//! `cargo lab check <name>`: run the tests, record progress per step, show the first failure.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::cargo::{self, Progress};
+use crate::exercise::step_of;
+use crate::libtest::{self, Outcome};
+use crate::state::{State, StepProgress};
+use crate::workspace::Workspace;
+
+use super::spinner;
+
+pub(super) fn check(
+    workspace: &Workspace,
+    name: &str,
+    step: Option<u32>,
+    out: &mut dyn Write,
+) -> anyhow::Result<ExitCode> {
+    let exercise = workspace.exercise(name)?;
+    if let Some(n) = step {
+        anyhow::ensure!(
+            exercise.step(n).is_some(),
+            "{name} has steps 1 to {}",
+            exercise.step_count()
+        );
+    }
+    let mut command = workspace.test_command(exercise.package());
+    command.filter = step.map(|n| format!("step{n}_"));
+    let spinner = spinner(&format!("building {name}…"));
+    let output = cargo::run_tests(&command, &|p| match p {
+        Progress::Compiling(what) => spinner.set_message(format!("compiling {what}")),
+        Progress::TestFinished { name, .. } => spinner.set_message(format!("tested {name}")),
+    })?;
+    spinner.finish_and_clear();
+
+    writeln!(out, "{} — {}", exercise.name, exercise.meta.title)?;
+    if output.timed_out {
+        writeln!(
+            out,
+            "\nThe test run was stopped after {:?}. Run `cargo test -p {name}` to see where it stalls.",
+            command.timeout
+        )?;
+        return Ok(ExitCode::FAILURE);
+    }
+    if output.build_failed() {
+        writeln!(
+            out,
+            "\nYour code does not compile yet:\n\n{}\n",
+            output.compiler_errors(40)
+        )?;
+        writeln!(
+            out,
+            "Fix the first error, then run `cargo lab check {name}` again."
+        )?;
+        return Ok(ExitCode::FAILURE);
+    }
+
+    // Progress per step; a step-filtered run only updates that step.
+    let mut state = State::load(&workspace.state_path())?;
+    let record = state.exercise_mut(name);
+    let steps: Vec<u32> = match step {
+        Some(n) => vec![n],
+        None => (1..=exercise.step_count()).collect(),
+    };
+    writeln!(out)?;
+    let title_width = exercise
+        .meta
+        .steps
+        .iter()
+        .map(|s| s.title.chars().count())
+        .max()
+        .unwrap_or(0);
+    for n in &steps {
+        let in_step: Vec<(&String, &Outcome)> = output
+            .run
+            .outcomes
+            .iter()
+            .filter(|(t, _)| step_of(t) == Some(*n))
+            .collect();
+        let passed = in_step
+            .iter()
+            .filter(|(_, o)| **o == Outcome::Passed)
+            .count();
+        let progress = StepProgress {
+            passed,
+            total: in_step.len(),
+        };
+        record.steps.insert(*n, progress);
+        let mark = if progress.done() { "✓" } else { "✗" };
+        let title = exercise.step(*n).map(|s| s.title.as_str()).unwrap_or("");
+        writeln!(
+            out,
+            "  {mark} step {n}  {title:title_width$}  {passed:>3}/{}",
+            in_step.len()
+        )?;
+    }
+    record.checked_at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs());
+    let next = record.next_step(exercise.step_count());
+    state.save(&workspace.state_path())?;
+
+    // The first failure, in step order: the one to fix next.
+    let order = exercise.test_order();
+    let position = |t: &str| {
+        order
+            .get(t.rsplit("::").next().unwrap_or(t))
+            .copied()
+            .unwrap_or(usize::MAX)
+    };
+    let mut failed: Vec<&str> = output.run.failed().collect();
+    failed.sort_by_key(|t| (step_of(t).unwrap_or(u32::MAX), position(t), t.to_string()));
+    match failed.first() {
+        None => {
+            match (step, next) {
+                (Some(n), _) => writeln!(out, "\nStep {n} passes.")?,
+                (None, None) => {
+                    writeln!(
+                        out,
+                        "\nEvery step passes. Compare with the reference in solutions/{name}/."
+                    )?;
+                    if !exercise.meta.follow_ups.is_empty() {
+                        writeln!(
+                            out,
+                            "\nInterviewers follow up with questions like these; have an answer ready:"
+                        )?;
+                        for question in &exercise.meta.follow_ups {
+                            writeln!(out, "  - {question}")?;
+                        }
+                    }
+                }
+                (None, Some(n)) => writeln!(
+                    out,
+                    "\nAll tests that ran pass; step {n} still has none passing."
+                )?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(first) => {
+            let n = step_of(first).unwrap_or(0);
+            writeln!(out, "\nFirst failure (step {n}): {first}\n")?;
+            let essence = libtest::essence(
+                output
+                    .run
+                    .output
+                    .get(*first)
+                    .map(String::as_str)
+                    .unwrap_or(""),
+                25,
+            );
+            for line in essence.lines() {
+                writeln!(out, "    {line}")?;
+            }
+            writeln!(
+                out,
+                "\nRead README.md, step {n}. Run just this test: cargo test -p {name} {first} -- --exact\n\
+                 Stuck? cargo lab hint {name} {n}"
+            )?;
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}

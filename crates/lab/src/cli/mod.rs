@@ -1,0 +1,143 @@
+//! `cargo lab`: the learner's dashboard and the maintainers' gate.
+//!
+//! This file parses and dispatches; each command lives in a file of its own.
+
+mod check;
+mod dashboard;
+mod hint;
+mod list;
+mod verify;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::workspace::Workspace;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "cargo lab",
+    about = "backend-lab: backend interview exercises you solve by making real tests pass",
+    after_help = "With no command, shows the dashboard: every exercise, your progress, what to do next."
+)]
+pub struct Cli {
+    /// The lab's root directory (default: found from the current directory, or LAB_ROOT).
+    #[arg(long, global = true)]
+    pub root: Option<PathBuf>,
+    /// Cargo target directory (default: CARGO_TARGET_DIR, else target/).
+    #[arg(long, global = true)]
+    pub target_dir: Option<PathBuf>,
+    /// Progress file (default: LAB_STATE, else .lab-state.json at the root).
+    #[arg(long, global = true)]
+    pub state_file: Option<PathBuf>,
+    /// Where verify keeps its scratch copy (default: LAB_VERIFY_DIR, else
+    /// ~/.cache/backend-lab/verify, shared by every clone on the machine).
+    #[arg(long, global = true)]
+    pub verify_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List the exercises.
+    List,
+    /// Run an exercise's tests and show progress per step and the first failure.
+    Check {
+        /// Exercise name, e.g. rate_limiter.
+        name: String,
+        /// Only this step's tests.
+        #[arg(long)]
+        step: Option<u32>,
+    },
+    /// Show the next hint for a step (the first unfinished one by default).
+    Hint { name: String, step: Option<u32> },
+    /// Maintainers: reference passes all, skeleton fails all, every mutant killed.
+    ///
+    /// Each mutant runs the tests its `killed-by:` header names; a run with no
+    /// hole writes solutions/<name>/verified.toml (commit it).
+    Verify {
+        /// Exercises to verify (default: all).
+        names: Vec<String>,
+        /// Skip the mutants (quicker, while writing tests). Writes no record.
+        #[arg(long)]
+        skip_mutants: bool,
+        /// Only this mutant. Writes no record.
+        #[arg(long)]
+        mutant: Option<String>,
+        /// Run the whole suite on every mutant, counting every test that kills it.
+        #[arg(long)]
+        thorough: bool,
+        /// Run the mutants only of exercises whose inputs differ from their
+        /// committed record; for the others, run the skeleton and show the record.
+        #[arg(long)]
+        changed: bool,
+    },
+}
+
+/// Parse `args` and run; everything meant for the user goes to `out`.
+pub fn run(
+    args: impl IntoIterator<Item = OsString>,
+    out: &mut dyn Write,
+) -> anyhow::Result<ExitCode> {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e)
+            if matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            ) =>
+        {
+            write!(out, "{e}")?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(e) => anyhow::bail!("{e}"),
+    };
+    let workspace = match &cli.root {
+        Some(root) => Workspace::at(root)?,
+        None => Workspace::discover()?,
+    }
+    .with_target_dir(cli.target_dir.clone())
+    .with_state_path(cli.state_file.clone())
+    .with_verify_dir(cli.verify_dir.clone());
+    match cli.command {
+        None => dashboard::dashboard(&workspace, out),
+        Some(Command::List) => list::list(&workspace, out),
+        Some(Command::Check { name, step }) => check::check(&workspace, &name, step, out),
+        Some(Command::Hint { name, step }) => hint::hint(&workspace, &name, step, out),
+        Some(Command::Verify {
+            names,
+            skip_mutants,
+            mutant,
+            thorough,
+            changed,
+        }) => verify::verify(
+            &workspace,
+            &names,
+            &verify::Flags {
+                skip_mutants,
+                mutant,
+                thorough,
+                changed,
+            },
+            out,
+        ),
+    }
+}
+
+/// A spinner on stderr; hidden when stderr is not a terminal (CI logs, tests).
+pub(super) fn spinner(message: &str) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed} {wide_msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(message.to_string());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}

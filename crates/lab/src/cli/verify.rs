@@ -1,0 +1,211 @@
+//! `cargo lab verify [names] [--changed] [--thorough]`: the honest-tests gate.
+//!
+//! Without `--changed` every named exercise (default: all) runs the whole matrix.
+//! With it, an exercise whose committed record still matches its inputs runs
+//! only its skeleton (cheap, and it catches a skeleton that started passing) and
+//! the record stands for the reference and the mutants; the others run the whole
+//! matrix. Either way the summary names every exercise and how it was judged:
+//! nothing is skipped silently.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use crate::exercise::Exercise;
+use crate::record::{self, Record, Standing};
+use crate::verify::{self, Report, RunSummary};
+use crate::workspace::Workspace;
+
+pub(super) struct Flags {
+    pub skip_mutants: bool,
+    pub mutant: Option<String>,
+    pub thorough: bool,
+    pub changed: bool,
+}
+
+impl Flags {
+    /// Only a full run of every mutant may stand for the exercise later.
+    fn records(&self) -> bool {
+        !self.skip_mutants && self.mutant.is_none()
+    }
+}
+
+pub(super) fn verify(
+    workspace: &Workspace,
+    names: &[String],
+    flags: &Flags,
+    out: &mut dyn Write,
+) -> anyhow::Result<ExitCode> {
+    let exercises: Vec<Exercise> = if names.is_empty() {
+        workspace.exercises()?
+    } else {
+        names
+            .iter()
+            .map(|n| workspace.exercise(n))
+            .collect::<anyhow::Result<_>>()?
+    };
+    let options = verify::Options {
+        skip_mutants: flags.skip_mutants,
+        only_mutant: flags.mutant.clone(),
+        thorough: flags.thorough,
+    };
+    let spinner = super::spinner("verifying…");
+    let log = |line: &str| {
+        if spinner.is_hidden() {
+            // Not a terminal (CI): plain lines, so a long run is never silent.
+            eprintln!("{line}");
+        } else {
+            spinner.println(line);
+            spinner.set_message(line.to_string());
+        }
+    };
+    let mut reports = Vec::new();
+    let mut summary = Vec::new();
+    for exercise in &exercises {
+        let started = Instant::now();
+        let (report, how) = if flags.changed {
+            changed_one(workspace, exercise, &options, flags, &log)?
+        } else {
+            let report = verify::verify(workspace, exercise, &options, &log)?;
+            let how = full_run_note(workspace, exercise, &report, flags)?;
+            (report, how)
+        };
+        summary.push(format!(
+            "  {}: {how} [{}]",
+            exercise.name,
+            duration(started.elapsed())
+        ));
+        reports.push(report);
+    }
+    spinner.finish_and_clear();
+    write!(out, "{}", verify::render(&reports))?;
+    writeln!(out, "\nHow each exercise was judged:")?;
+    for line in summary {
+        writeln!(out, "{line}")?;
+    }
+    if reports.iter().all(Report::ok) {
+        writeln!(out, "\nNo holes.")?;
+        Ok(ExitCode::SUCCESS)
+    } else {
+        writeln!(
+            out,
+            "\nHoles found: the tests cannot be trusted until they are fixed."
+        )?;
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// `--changed` for one exercise: the record stands, or the matrix runs.
+fn changed_one(
+    workspace: &Workspace,
+    exercise: &Exercise,
+    options: &verify::Options,
+    flags: &Flags,
+    log: &(dyn Fn(&str) + Sync),
+) -> anyhow::Result<(Report, String)> {
+    let record_path = exercise.record_path();
+    let shown = record_path
+        .strip_prefix(&workspace.root)
+        .unwrap_or(&record_path)
+        .display()
+        .to_string();
+    let (why, standing_hole) = match record::standing(workspace, exercise)? {
+        Standing::Current(record) => {
+            log(&format!(
+                "{}: inputs match its record ({}); running the skeleton only",
+                exercise.name,
+                record.summary()
+            ));
+            let mut report = recorded_report(&record);
+            verify::skeleton_phase(workspace, exercise, &record.tests, &mut report)?;
+            let how = format!(
+                "{}; inputs unchanged, so no mutant ran (skeleton run now)",
+                record.summary()
+            );
+            return Ok((report, how));
+        }
+        Standing::Stale { recorded, now } => (
+            format!(
+                "inputs changed since its record ({} there, {} now)",
+                short_hash(&recorded),
+                short_hash(&now)
+            ),
+            None,
+        ),
+        Standing::Missing => (
+            format!("no record at {shown}"),
+            Some(format!(
+                "{shown} is missing: every exercise keeps a committed verify record"
+            )),
+        ),
+        Standing::Unreadable(e) => (
+            format!("its record cannot be read: {e}"),
+            Some(format!("{shown} is not a verify record: {e}")),
+        ),
+    };
+    log(&format!("{}: {why}; verifying now", exercise.name));
+    let mut report = verify::verify(workspace, exercise, options, log)?;
+    let how = format!(
+        "{why}: verified now; {}",
+        full_run_note(workspace, exercise, &report, flags)?
+    );
+    if let Some(hole) = standing_hole {
+        report.holes.push(hole);
+    }
+    Ok((report, how))
+}
+
+/// After a full matrix run: write the record when it may stand, and say so.
+fn full_run_note(
+    workspace: &Workspace,
+    exercise: &Exercise,
+    report: &Report,
+    flags: &Flags,
+) -> anyhow::Result<String> {
+    let path = exercise.record_path();
+    let shown = path
+        .strip_prefix(&workspace.root)
+        .unwrap_or(&path)
+        .display()
+        .to_string();
+    if !report.ok() {
+        return Ok("holes found, so no record was written".into());
+    }
+    if !flags.records() {
+        return Ok("a partial run (--skip-mutants or --mutant) writes no record".into());
+    }
+    Record::of(workspace, exercise, report)?.save(&path)?;
+    Ok(format!("record written to {shown} (commit it)"))
+}
+
+/// A report whose reference and mutant figures come from the record.
+fn recorded_report(record: &Record) -> Report {
+    Report {
+        exercise: record.exercise.clone(),
+        reference: RunSummary {
+            total: record.tests.len(),
+            passed: record.reference_passed,
+            failed: record.tests.len().saturating_sub(record.reference_passed),
+            build_failed: false,
+        },
+        tests: record.tests.clone(),
+        mutants: record.mutant_results(),
+        mutants_recorded: Some(record.summary()),
+        thorough: record.thorough,
+        ..Report::default()
+    }
+}
+
+fn short_hash(hash: &str) -> &str {
+    let hex = hash.strip_prefix("sha256:").unwrap_or(hash);
+    hex.get(..12).unwrap_or(hex)
+}
+
+fn duration(elapsed: Duration) -> String {
+    let secs = elapsed.as_secs();
+    if secs >= 60 {
+        format!("{}m{:02}s", secs / 60, secs % 60)
+    } else {
+        format!("{}.{}s", secs, elapsed.subsec_millis() / 100)
+    }
+}

@@ -1,0 +1,92 @@
+//! The verify matrix as text.
+
+use super::{MutantOutcome, Report};
+
+/// The matrix, then the mutants and their killers, then the holes.
+pub fn render(reports: &[Report]) -> String {
+    let mut text = String::new();
+    let width = reports
+        .iter()
+        .map(|r| r.exercise.len())
+        .max()
+        .unwrap_or(8)
+        .max(8);
+    text.push_str(&format!(
+        "{:width$}  {:16}  {:16}  {:16}  verdict\n",
+        "exercise", "reference", "skeleton", "mutants"
+    ));
+    for r in reports {
+        let reference = if r.reference.build_failed {
+            "does not build".to_string()
+        } else {
+            format!("{}/{} pass", r.reference.passed, r.reference.total)
+        };
+        let skeleton = if r.skeleton.build_failed {
+            "does not build".to_string()
+        } else {
+            format!("{}/{} fail", r.skeleton.failed, r.skeleton.total)
+        };
+        let mutants = if r.mutants_skipped {
+            "skipped".to_string()
+        } else {
+            let killed = r
+                .mutants
+                .iter()
+                .filter(|m| m.outcome == MutantOutcome::Killed)
+                .count();
+            let recorded = if r.mutants_recorded.is_some() {
+                " (rec.)"
+            } else {
+                ""
+            };
+            format!("{killed}/{} killed{recorded}", r.mutants.len())
+        };
+        let verdict = if r.ok() {
+            "ok".to_string()
+        } else {
+            format!("{} hole(s)", r.holes.len())
+        };
+        text.push_str(&format!(
+            "{:width$}  {reference:16}  {skeleton:16}  {mutants:16}  {verdict}\n",
+            r.exercise
+        ));
+    }
+    for r in reports {
+        if !r.mutants.is_empty() {
+            let how = match (&r.mutants_recorded, r.thorough) {
+                (Some(record), _) => format!(" ({record})"),
+                (None, true) => " (every test run on each)".to_string(),
+                (None, false) => " (the tests each header names, run alone)".to_string(),
+            };
+            text.push_str(&format!(
+                "\n{} — mutants and the tests that kill them{how}\n",
+                r.exercise
+            ));
+            for m in &r.mutants {
+                let verdict = match &m.outcome {
+                    MutantOutcome::Killed => format!("killed by {}", m.failed_tests.join(", ")),
+                    MutantOutcome::Survived => "SURVIVED".to_string(),
+                    MutantOutcome::DidNotApply(_) => "DOES NOT APPLY".to_string(),
+                    MutantOutcome::DidNotBuild(_) => "DOES NOT BUILD".to_string(),
+                    MutantOutcome::TimedOut => "TESTS HUNG".to_string(),
+                    MutantOutcome::Incomplete(_) => "TESTS DID NOT FINISH".to_string(),
+                };
+                text.push_str(&format!("  {:34} {verdict}\n", m.name));
+            }
+        }
+        if !r.holes.is_empty() {
+            text.push_str(&format!("\n{} — holes\n", r.exercise));
+            for hole in &r.holes {
+                text.push_str(&format!("  - {}\n", hole.replace('\n', "\n    ")));
+            }
+        }
+    }
+    text
+}
+
+pub(super) fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
