@@ -17,26 +17,43 @@
 //!   service, which a test can cut, stall, slow down and restore.
 //! * **Never hang** ([`within`], [`eventually`]): every external wait is bounded,
 //!   and the error says what was awaited and where.
+//! * **Features**: `postgres`, `redis`, `kafka` and `http` switch on what an
+//!   exercise uses, so each compiles only its own clients; `containers` (on by
+//!   default) is the Docker path. Without it, a machine with Docker and no URL gets
+//!   an error that says which feature to turn on.
 //! * **Tracing** ([`init_tracing`], [`capture_logs`]): one subscriber for the whole
 //!   process, silent unless `TEST_LOG=1`; or a per-test capture to assert on logs.
 
 pub mod docker;
+#[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "kafka")]
 pub mod kafka;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod proxy;
+#[cfg(feature = "redis")]
 pub mod redis;
 pub mod service;
 pub mod time;
 pub mod trace;
 pub mod unique;
 
-mod cleanup;
+pub mod cleanup;
+#[cfg(feature = "containers")]
+// Built for no service at all (`cargo test -p labkit` alone), nothing starts one.
+#[cfg_attr(
+    not(any(feature = "postgres", feature = "redis", feature = "kafka")),
+    allow(dead_code)
+)]
 mod containers;
 
+#[cfg(feature = "kafka")]
 pub use kafka::TestKafka;
+#[cfg(feature = "postgres")]
 pub use postgres::TestDb;
 pub use proxy::FaultProxy;
+#[cfg(feature = "redis")]
 pub use redis::TestRedis;
 pub use service::{Endpoint, Origin, Service};
 pub use time::{eventually, within};

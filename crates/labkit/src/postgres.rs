@@ -4,7 +4,8 @@
 //! DATABASE`), so a test can run migrations, take locks and even drop tables
 //! without touching any other test running in parallel. A test that passes has its
 //! database dropped; a test that fails keeps it and says its name, so you can look
-//! at what the code left behind.
+//! at what the code left behind (unless `LAB_KEEP_FAILED=0`, see
+//! [`crate::cleanup::keep_failed`]).
 
 use std::time::Duration;
 
@@ -84,7 +85,7 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        if std::thread::panicking() && crate::cleanup::keep_failed() {
             eprintln!(
                 "labkit: the test failed, so its database {name} is kept for inspection:\n  \
                  psql '{url}'\n  drop it with: psql '{admin}' -c 'DROP DATABASE {name} WITH (FORCE)'",

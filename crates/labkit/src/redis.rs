@@ -86,7 +86,7 @@ impl TestRedis {
 
 impl Drop for TestRedis {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        if std::thread::panicking() && crate::cleanup::keep_failed() {
             eprintln!(
                 "labkit: the test failed, so its Redis keys are kept: redis-cli -u {} --scan --pattern '{}*'",
                 self.endpoint.url, self.prefix

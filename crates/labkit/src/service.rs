@@ -303,9 +303,26 @@ impl Resolver {
                 url,
                 origin: Origin::Env(var),
             }),
-            Choice::StartContainer => crate::containers::endpoint(service, &self.docker).await,
+            Choice::StartContainer => start_container(service, &self.docker).await,
         }
     }
+}
+
+#[cfg(feature = "containers")]
+async fn start_container(service: Service, docker: &DockerHost) -> anyhow::Result<Endpoint> {
+    crate::containers::endpoint(service, docker).await
+}
+
+/// Built without the container path: say so, rather than pretend Docker is absent.
+#[cfg(not(feature = "containers"))]
+async fn start_container(service: Service, _docker: &DockerHost) -> anyhow::Result<Endpoint> {
+    anyhow::bail!(
+        "Docker answers, but this build of labkit has no container path (its `containers` \
+         feature is off); set {} to a {service} you run (e.g. {}), or build labkit with its \
+         default features",
+        service.env_vars()[0],
+        service.example_value()
+    )
 }
 
 static PROCESS_RESOLVER: LazyLock<Resolver> = LazyLock::new(Resolver::from_process_env);
