@@ -1,7 +1,7 @@
 //! What does the online migration cost? Benchmarked, never asserted in tests.
 //!
 //! ```text
-//! cargo bench -p column_migration_solution
+//! cargo bench -p column_migration_solution --features bench
 //! ```
 //!
 //! * `backfill/<batch size>` — rows converted per second by the backfill over

@@ -1,7 +1,7 @@
 //! How fast does a node count, and how fast do nodes agree again?
 //!
 //! ```text
-//! cargo bench -p distributed_counter_solution
+//! cargo bench -p distributed_counter_solution --features bench
 //! ```
 //!
 //! * `increments/one_node` — sequential increments over HTTP to one node (through

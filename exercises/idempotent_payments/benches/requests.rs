@@ -1,7 +1,7 @@
 //! What does idempotency cost? Benchmarked, never asserted in tests.
 //!
 //! ```text
-//! cargo bench -p idempotent_payments_solution
+//! cargo bench -p idempotent_payments_solution --features bench
 //! ```
 //!
 //! Three things, on the same Postgres, one request at a time:

@@ -2,7 +2,7 @@
 //! in tests.
 //!
 //! ```text
-//! cargo bench -p kafka_at_least_once_solution
+//! cargo bench -p kafka_at_least_once_solution --features bench
 //! ```
 //!
 //! Both runs read the same 2,000 records (3 partitions) from the same broker,

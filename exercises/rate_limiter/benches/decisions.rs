@@ -1,8 +1,8 @@
 //! How fast is a decision? Benchmarked, never asserted in tests.
 //!
 //! ```text
-//! cargo bench -p rate_limiter_solution      # the reference
-//! cargo bench -p rate_limiter               # your code (once it is written)
+//! cargo bench -p rate_limiter_solution --features bench   # the reference
+//! cargo bench -p rate_limiter --features bench          # your code (once it is written)
 //! ```
 //!
 //! * `in_memory/*`: your step-1 `TokenBucket` beside `governor` (GCRA, lock-free
