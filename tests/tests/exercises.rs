@@ -240,7 +240,83 @@ fn every_reference_runs_the_exercises_own_tests_and_benches() {
                 "{}: [{table}] differ",
                 exercise.name
             );
+            assert_eq!(
+                ex.get(table),
+                sol.get(table),
+                "{}: [{table}] name the same crates with different versions or features",
+                exercise.name
+            );
         }
+    }
+}
+
+/// Each exercise turns on exactly the labkit features of the services its
+/// exercise.toml declares: a missing one does not compile, an extra one makes
+/// every learner compile a client (librdkafka from C, sqlx) the tests never use.
+#[test]
+fn every_exercise_builds_labkit_with_just_the_services_it_uses() {
+    for exercise in exercises() {
+        let ex = manifest(&exercise.dir.join("Cargo.toml"));
+        let features: BTreeSet<String> = ex
+            .get("dev-dependencies")
+            .and_then(|d| d.get("labkit"))
+            .and_then(|l| l.get("features"))
+            .and_then(|f| f.as_array())
+            .map(|f| {
+                f.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let services: BTreeSet<String> = features
+            .into_iter()
+            .filter(|f| ["postgres", "redis", "kafka", "mysql"].contains(&f.as_str()))
+            .collect();
+        let declared: BTreeSet<String> = exercise.meta.services.iter().cloned().collect();
+        assert_eq!(
+            services, declared,
+            "{}: labkit's service features (dev-dependencies) against exercise.toml's services",
+            exercise.name
+        );
+    }
+}
+
+/// Every exercise has a committed verify record that parses and is its own
+/// (`cargo lab verify --changed` decides whether it still stands).
+#[test]
+fn every_exercise_has_a_verify_record() {
+    for exercise in exercises() {
+        let path = exercise.record_path();
+        let record = lab::record::Record::load(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e:#}; run `cargo lab verify {}` and commit the record",
+                exercise.name, exercise.name
+            )
+        });
+        assert_eq!(record.exercise, exercise.name, "{}", path.display());
+        assert_eq!(
+            record.mutants.len(),
+            lab::mutant::load_all(&exercise)
+                .expect("mutants load")
+                .len(),
+            "{}: the record and mutants/ list different mutants",
+            exercise.name
+        );
+    }
+}
+
+/// The GitHub workflow verifies every exercise in its job matrix.
+#[test]
+fn the_github_workflow_verifies_every_exercise() {
+    let root = workspace().root;
+    let workflow = std::fs::read_to_string(root.join(".github/workflows/ci.yml"))
+        .expect(".github/workflows/ci.yml exists");
+    for exercise in exercises() {
+        assert!(
+            workflow.contains(&format!("          - {}\n", exercise.name)),
+            ".github/workflows/ci.yml: the verify matrix does not list {}",
+            exercise.name
+        );
     }
 }
 
