@@ -107,6 +107,19 @@ fn expected_to_fail(mut command: TestCommand) -> TestCommand {
     command
 }
 
+/// A test run in the scratch copy. Without debug info: nobody reads a mutant's
+/// backtrace (panic messages keep their file and line without it), and it makes
+/// the build and link that every mutant pays for a good deal cheaper. The scratch
+/// copy has a target directory of its own, so this never mixes with the real
+/// tree's builds.
+fn scratch_command(copy: &Workspace, package: &str) -> TestCommand {
+    let mut command = copy.test_command(package);
+    command
+        .env
+        .push(("CARGO_PROFILE_DEV_DEBUG".into(), "false".into()));
+    command
+}
+
 /// Verify one exercise: every phase. `log` receives one line per phase.
 pub fn verify(
     workspace: &Workspace,
@@ -267,7 +280,7 @@ pub fn mutant_phase(
         exercise.name,
         scratch.root.display()
     ));
-    let mut warm = copy.test_command(&exercise.solution_package());
+    let mut warm = scratch_command(&copy, &exercise.solution_package());
     warm.test_targets = exercise.test_targets()?;
     warm.no_run = true;
     let warmed = cargo::run_tests(&warm, &|_: Progress<'_>| {})?;
@@ -327,7 +340,7 @@ fn run_mutant(
             // the scratch copy's builds would land in the very slots of the real
             // ones, and mtime-based freshness could then run a mutant as the
             // reference (or the reference as a mutant).
-            let mut command = expected_to_fail(scratch.workspace().test_command(&package));
+            let mut command = expected_to_fail(scratch_command(&scratch.workspace(), &package));
             command.test_targets = exercise.test_targets()?;
             // The named tests alone, unless told to be thorough (or the header
             // names none, or names one that does not exist: then all of them).
