@@ -95,7 +95,20 @@ impl TinyLab {
         );
         lab.write("solutions/adder/src/lib.rs", REFERENCE);
         lab.write("solutions/adder/mutants/plus_one.patch", PLUS_ONE);
+        lab.lock();
         lab
+    }
+
+    /// (Re)write Cargo.lock, as a committed lab has one: the lock is one of
+    /// verify's hashed inputs, and a run during which it appears writes no record.
+    pub fn lock(&self) {
+        let status =
+            std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .current_dir(&self.root)
+                .args(["generate-lockfile", "--offline", "--quiet"])
+                .status()
+                .expect("cargo runs");
+        assert!(status.success(), "cargo generate-lockfile in the fixture");
     }
 
     pub fn write(&self, relative: &str, content: &str) {

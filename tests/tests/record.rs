@@ -98,6 +98,7 @@ fn an_unchanged_exercise_runs_no_mutant_and_names_its_record() {
 fn a_changed_input_makes_the_record_stale_and_reruns_only_that_exercise() {
     let lab = TinyLab::new("record-stale");
     add_twin(&lab);
+    lab.lock();
     let (code, out) = lab_run(&lab, &["verify"]);
     assert_eq!(code, ExitCode::SUCCESS, "{out}");
     let before = record_text(&lab, "adder");
@@ -166,6 +167,18 @@ fn a_missing_or_unreadable_record_is_a_hole() {
     let (code, out) = lab_run(&lab, &["verify", "--changed"]);
     assert_eq!(code, ExitCode::FAILURE, "{out}");
     assert!(out.contains("is not a verify record"), "{out}");
+}
+
+/// A run during which an input changes writes no record (here Cargo.lock,
+/// which the first build of a lab without one creates).
+#[test]
+fn inputs_that_change_during_the_run_write_no_record() {
+    let lab = TinyLab::new("record-moving");
+    std::fs::remove_file(lab.path("Cargo.lock")).expect("the fixture has a lock");
+    let (code, out) = lab_run(&lab, &["verify"]);
+    assert_eq!(code, ExitCode::FAILURE, "{out}");
+    assert!(out.contains("inputs changed while verify ran"), "{out}");
+    assert!(!lab.path("solutions/adder/verified.toml").exists(), "{out}");
 }
 
 /// A run with holes writes no record: a record vouches for a clean matrix.

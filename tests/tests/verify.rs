@@ -132,3 +132,18 @@ fn a_skeleton_that_does_not_compile_is_a_hole() {
     assert_eq!(code, ExitCode::FAILURE, "{out}");
     assert!(out.contains("the skeleton must compile"), "{out}");
 }
+
+/// `--mutant` with a name no mutant has is a hole, not a clean run of nothing.
+#[test]
+fn an_unknown_mutant_name_is_a_hole() {
+    let lab = TinyLab::new("unknown-mutant");
+    let mut out = Vec::new();
+    let code = lab::cli::run(lab.args(&["verify", "--mutant", "plus_two"]), &mut out)
+        .expect("lab verify runs");
+    let out = String::from_utf8_lossy(&out);
+    assert_eq!(code, ExitCode::FAILURE, "{out}");
+    assert!(
+        out.contains("there is no mutant \"plus_two\"; the mutants are: plus_one"),
+        "{out}"
+    );
+}

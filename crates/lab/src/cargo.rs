@@ -201,14 +201,23 @@ pub fn run_tests(
         });
         loop {
             match child.try_wait() {
-                Ok(Some(status)) => return (Some(status), false),
+                // Whatever cargo leaves behind (a test's stray child holding the
+                // pipes open) goes with it, or the readers above never finish.
+                Ok(Some(status)) => {
+                    kill_tree(&mut child);
+                    return (Some(status), false);
+                }
                 Ok(None) if started.elapsed() > command.timeout => {
                     kill_tree(&mut child);
                     let _ = child.wait();
                     return (None, true);
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(50)),
-                Err(_) => return (None, false),
+                Err(_) => {
+                    kill_tree(&mut child);
+                    let _ = child.wait();
+                    return (None, false);
+                }
             }
         }
     });

@@ -47,7 +47,12 @@ impl Mutant {
             if let Some(m) = line.strip_prefix("mutant:") {
                 mistake = Some(m.trim().to_string());
             } else if let Some(t) = line.strip_prefix("killed-by:") {
-                killed_by.push(t.trim().to_string());
+                let test = t.trim().to_string();
+                // A name listed twice is one test: counting it twice would make
+                // a run of the named tests look incomplete.
+                if !killed_by.contains(&test) {
+                    killed_by.push(test);
+                }
             }
         }
         let mistake = mistake.filter(|m| !m.is_empty()).with_context(|| {

@@ -75,7 +75,7 @@ pub enum Standing {
 }
 
 impl Record {
-    /// "recorded at 51df2cb on 2026-12-01 (15/15 killed)".
+    /// "recorded at 51df2cb on 2026-12-01".
     pub fn summary(&self) -> String {
         format!(
             "recorded at {}{} on {}",
@@ -98,21 +98,29 @@ impl Record {
             .collect()
     }
 
-    /// The record of a verify report with no hole.
+    /// The record of a verify report with no hole, for the inputs as they were
+    /// when the run started (`before`). Refused if they changed during the run:
+    /// the verdict would then vouch for files it never tested.
     pub fn of(
         workspace: &Workspace,
         exercise: &Exercise,
+        before: &Snapshot,
         report: &Report,
     ) -> anyhow::Result<Record> {
         anyhow::ensure!(report.ok(), "a report with holes is not recorded");
-        let (commit, dirty) = git_commit(workspace, exercise);
+        let after = inputs_hash(workspace, exercise)?;
+        anyhow::ensure!(
+            after == before.inputs,
+            "{}'s inputs changed while verify ran, so no record was written; run it again",
+            exercise.name
+        );
         Ok(Record {
             exercise: exercise.name.clone(),
-            inputs: inputs_hash(workspace, exercise)?,
-            toolchain: toolchain(),
-            commit,
-            dirty,
-            date: utc_now(),
+            inputs: before.inputs.clone(),
+            toolchain: toolchain(&workspace.root),
+            commit: before.commit.clone(),
+            dirty: before.dirty,
+            date: before.date.clone(),
             thorough: report.thorough,
             reference_passed: report.reference.passed,
             skeleton_failed: report.skeleton.failed,
@@ -144,6 +152,27 @@ impl Record {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+}
+
+/// The inputs and the commit as a verify run starts.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub inputs: String,
+    pub commit: String,
+    pub dirty: bool,
+    pub date: String,
+}
+
+impl Snapshot {
+    pub fn take(workspace: &Workspace, exercise: &Exercise) -> anyhow::Result<Snapshot> {
+        let (commit, dirty) = git_commit(workspace, exercise);
+        Ok(Snapshot {
+            inputs: inputs_hash(workspace, exercise)?,
+            commit,
+            dirty,
+            date: utc_now(),
+        })
     }
 }
 
@@ -195,10 +224,17 @@ pub fn inputs(workspace: &Workspace, exercise: &Exercise) -> Vec<PathBuf> {
 /// version control and the record itself are left out.
 pub fn inputs_hash(workspace: &Workspace, exercise: &Exercise) -> anyhow::Result<String> {
     let record = exercise.record_path();
-    let mut files = Vec::new();
-    for input in inputs(workspace, exercise) {
-        collect_files(&input, &mut files)?;
-    }
+    let inputs = inputs(workspace, exercise);
+    let mut files = match git_files(workspace, &inputs) {
+        Some(files) => files,
+        None => {
+            let mut files = Vec::new();
+            for input in &inputs {
+                collect_files(input, &mut files)?;
+            }
+            files
+        }
+    };
     files.retain(|f| *f != record);
     let mut relative: Vec<(String, PathBuf)> = files
         .into_iter()
@@ -216,13 +252,56 @@ pub fn inputs_hash(workspace: &Workspace, exercise: &Exercise) -> anyhow::Result
     relative.sort();
     relative.dedup();
     let mut hasher = Sha256::new();
-    hasher.update(format!("toolchain {}\n", toolchain()));
+    hasher.update(format!("toolchain {}\n", toolchain(&workspace.root)));
     for (name, path) in relative {
         let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
         hasher.update(format!("file {name} {}\n", bytes.len()));
         hasher.update(&bytes);
     }
     Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
+}
+
+/// In a git checkout, the files a commit of the tree would hold: tracked ones
+/// and untracked ones git does not ignore. So a fresh clone (CI's) hashes the
+/// same set as the tree the record was written in, whatever build output or
+/// scratch files lie around. `None` outside git: then every file counts.
+fn git_files(workspace: &Workspace, inputs: &[PathBuf]) -> Option<Vec<PathBuf>> {
+    let toplevel = Command::new("git")
+        .arg("-C")
+        .arg(&workspace.root)
+        .args(["rev-parse", "--show-toplevel"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    let toplevel = PathBuf::from(String::from_utf8_lossy(&toplevel.stdout).trim());
+    // Only when the lab is the repository's root: elsewhere paths would not line up.
+    if toplevel.canonicalize().ok()? != workspace.root.canonicalize().ok()? {
+        return None;
+    }
+    let mut command = Command::new("git");
+    command.arg("-C").arg(&workspace.root).args([
+        "ls-files",
+        "-z",
+        "--cached",
+        "--others",
+        "--exclude-standard",
+        "--",
+    ]);
+    for input in inputs {
+        command.arg(input.strip_prefix(&workspace.root).unwrap_or(input));
+    }
+    let listed = command.output().ok().filter(|o| o.status.success())?;
+    let mut files: Vec<PathBuf> = listed
+        .stdout
+        .split(|b| *b == 0)
+        .filter(|name| !name.is_empty())
+        .map(|name| workspace.root.join(String::from_utf8_lossy(name).as_ref()))
+        // Deleted in the tree but still in the index: not an input any more.
+        .filter(|path| path.is_file())
+        .collect();
+    files.sort();
+    files.dedup();
+    Some(files)
 }
 
 fn collect_files(path: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {
@@ -244,10 +323,12 @@ fn collect_files(path: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `rustc -V`, or "unknown" (which then never matches a real record).
-pub fn toolchain() -> String {
+/// `rustc -V` as run in the lab's root (where a rust-toolchain file would
+/// apply), or "unknown" (which then never matches a real record).
+pub fn toolchain(root: &Path) -> String {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     Command::new(rustc)
+        .current_dir(root)
         .arg("-V")
         .output()
         .ok()

@@ -2,8 +2,9 @@
 //!
 //! Without `--changed` every named exercise (default: all) runs the whole matrix.
 //! With it, an exercise whose committed record still matches its inputs runs
-//! only its skeleton (cheap, and it catches a skeleton that started passing) and
-//! the record stands for the reference and the mutants; the others run the whole
+//! only its skeleton (cheap: CI runs every skeleton on every submission, as it
+//! runs every reference through `cargo test`) and the record stands for the
+//! reference and the mutants; the others run the whole
 //! matrix. Either way the summary names every exercise and how it was judged:
 //! nothing is skipped silently.
 
@@ -12,7 +13,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use crate::exercise::Exercise;
-use crate::record::{self, Record, Standing};
+use crate::record::{self, Record, Snapshot, Standing};
 use crate::verify::{self, Report, RunSummary};
 use crate::workspace::Workspace;
 
@@ -66,8 +67,9 @@ pub(super) fn verify(
         let (report, how) = if flags.changed {
             changed_one(workspace, exercise, &options, flags, &log)?
         } else {
-            let report = verify::verify(workspace, exercise, &options, &log)?;
-            let how = full_run_note(workspace, exercise, &report, flags)?;
+            let before = Snapshot::take(workspace, exercise)?;
+            let mut report = verify::verify(workspace, exercise, &options, &log)?;
+            let how = full_run_note(workspace, exercise, &before, &mut report, flags)?;
             (report, how)
         };
         summary.push(format!(
@@ -144,10 +146,11 @@ fn changed_one(
         ),
     };
     log(&format!("{}: {why}; verifying now", exercise.name));
+    let before = Snapshot::take(workspace, exercise)?;
     let mut report = verify::verify(workspace, exercise, options, log)?;
     let how = format!(
         "{why}: verified now; {}",
-        full_run_note(workspace, exercise, &report, flags)?
+        full_run_note(workspace, exercise, &before, &mut report, flags)?
     );
     if let Some(hole) = standing_hole {
         report.holes.push(hole);
@@ -159,7 +162,8 @@ fn changed_one(
 fn full_run_note(
     workspace: &Workspace,
     exercise: &Exercise,
-    report: &Report,
+    before: &Snapshot,
+    report: &mut Report,
     flags: &Flags,
 ) -> anyhow::Result<String> {
     let path = exercise.record_path();
@@ -174,8 +178,16 @@ fn full_run_note(
     if !flags.records() {
         return Ok("a partial run (--skip-mutants or --mutant) writes no record".into());
     }
-    Record::of(workspace, exercise, report)?.save(&path)?;
-    Ok(format!("record written to {shown} (commit it)"))
+    match Record::of(workspace, exercise, before, report) {
+        Ok(record) => {
+            record.save(&path)?;
+            Ok(format!("record written to {shown} (commit it)"))
+        }
+        Err(e) => {
+            report.holes.push(format!("{e:#}"));
+            Ok("no record written".into())
+        }
+    }
 }
 
 /// A report whose reference and mutant figures come from the record.

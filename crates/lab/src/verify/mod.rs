@@ -8,7 +8,7 @@
 //!    `skeleton_may_pass`;
 //! 3. [`mutant_phase`]: every curated mutant compiles and is killed by the tests
 //!    its `killed-by:` header names. By default only those tests run on it
-//!    (first and alone: a mutant is a claim about *those* tests); `--thorough`
+//!    (alone: a mutant is a claim about *those* tests); `--thorough`
 //!    runs the whole suite and so counts every killer;
 //! 4. the record ([`crate::record`]), written by the CLI when there is no hole.
 //!
@@ -177,6 +177,14 @@ pub fn reference_phase(
     if reference.run.outcomes.is_empty() {
         report.hole("the reference ran no tests at all");
     }
+    if !reference.success && reference.run.failed().next().is_none() {
+        // Cargo failed, yet no test did: a test binary crashed (or was killed)
+        // and the tests it had not reported yet are missing from the list.
+        report.hole(format!(
+            "cargo test failed on the reference without a failing test (a crashed test binary?):\n{}",
+            indent(&reference.compiler_errors(15))
+        ));
+    }
     for (name, outcome) in &reference.run.outcomes {
         match outcome {
             Outcome::Passed => {}
@@ -214,7 +222,15 @@ pub fn skeleton_phase(
         &|_| {},
     )?;
     report.skeleton = RunSummary::of(&skeleton);
-    if skeleton.build_failed() || skeleton.timed_out {
+    if skeleton.timed_out {
+        report.hole(format!(
+            "the skeleton's tests did not finish within {:?}: a test waits on a todo!() \
+             without a bound",
+            TestCommand::default_timeout()
+        ));
+        return Ok(());
+    }
+    if skeleton.build_failed() {
         report.hole(format!(
             "the skeleton must compile, and does not:\n{}",
             indent(&skeleton.compiler_errors(30))
@@ -291,6 +307,16 @@ pub fn mutant_phase(
         ));
         return Ok(());
     }
+    if let Some(only) = &options.only_mutant
+        && !mutants.iter().any(|m| m.name == *only)
+    {
+        let names: Vec<&str> = mutants.iter().map(|m| m.name.as_str()).collect();
+        report.hole(format!(
+            "there is no mutant {only:?}; the mutants are: {}",
+            names.join(", ")
+        ));
+        return Ok(());
+    }
     for m in mutants {
         if options
             .only_mutant
@@ -332,6 +358,10 @@ fn run_mutant(
     }
     scratch.restore(workspace)?;
     let package = exercise.solution_package();
+    // The named tests alone, unless told to be thorough (or the header names
+    // none, or names one that does not exist: then all of them).
+    let fast = !options.thorough && !m.killed_by.is_empty() && !named_missing;
+    let timeout = MUTANT_TIMEOUT.min(TestCommand::default_timeout());
     let (outcome, failed_tests) = match m.apply(&scratch.solution_dir(workspace, exercise)?) {
         Err(e) => (MutantOutcome::DidNotApply(format!("{e:#}")), Vec::new()),
         Ok(_) => {
@@ -342,15 +372,12 @@ fn run_mutant(
             // reference (or the reference as a mutant).
             let mut command = expected_to_fail(scratch_command(&scratch.workspace(), &package));
             command.test_targets = exercise.test_targets()?;
-            // The named tests alone, unless told to be thorough (or the header
-            // names none, or names one that does not exist: then all of them).
-            let fast = !options.thorough && !m.killed_by.is_empty() && !named_missing;
             if fast {
                 command.exact = m.killed_by.clone();
             }
             // Dependencies are built (above): this bounds an incremental build
             // of the mutant and its test run.
-            command.timeout = MUTANT_TIMEOUT.min(TestCommand::default_timeout());
+            command.timeout = timeout;
             let output = cargo::run_tests(&command, &|_| {})?;
             let expected = if fast { m.killed_by.len() } else { known.len() };
             classify(
@@ -373,7 +400,7 @@ fn run_mutant(
                 }
             }
         }
-        MutantOutcome::Survived if !m.killed_by.is_empty() && !options.thorough => {
+        MutantOutcome::Survived if fast => {
             for expected in &m.killed_by {
                 report.hole(format!(
                     "mutant {} was expected to be killed by {expected}, which passed on it",
@@ -399,7 +426,7 @@ fn run_mutant(
             indent(e)
         )),
         MutantOutcome::TimedOut => report.hole(format!(
-            "the tests hung on mutant {} (over {MUTANT_TIMEOUT:?}): some wait has no timeout",
+            "the tests hung on mutant {} (over {timeout:?}): some wait has no timeout",
             m.name
         )),
         MutantOutcome::Incomplete(e) => report.hole(format!(
