@@ -105,12 +105,7 @@ fn changed_one(
     flags: &Flags,
     log: &(dyn Fn(&str) + Sync),
 ) -> anyhow::Result<(Report, String)> {
-    let record_path = exercise.record_path();
-    let shown = record_path
-        .strip_prefix(&workspace.root)
-        .unwrap_or(&record_path)
-        .display()
-        .to_string();
+    let shown = shown_record_path(workspace, exercise);
     let (why, standing_hole) = match record::standing(workspace, exercise)? {
         Standing::Current(record) => {
             log(&format!(
@@ -167,11 +162,7 @@ fn full_run_note(
     flags: &Flags,
 ) -> anyhow::Result<String> {
     let path = exercise.record_path();
-    let shown = path
-        .strip_prefix(&workspace.root)
-        .unwrap_or(&path)
-        .display()
-        .to_string();
+    let shown = shown_record_path(workspace, exercise);
     if !report.ok() {
         return Ok("holes found, so no record was written".into());
     }
@@ -206,6 +197,15 @@ fn recorded_report(record: &Record) -> Report {
         thorough: record.thorough,
         ..Report::default()
     }
+}
+
+/// The record's path as the user sees it: relative to the lab's root.
+fn shown_record_path(workspace: &Workspace, exercise: &Exercise) -> String {
+    let path = exercise.record_path();
+    path.strip_prefix(&workspace.root)
+        .unwrap_or(&path)
+        .display()
+        .to_string()
 }
 
 fn short_hash(hash: &str) -> &str {
