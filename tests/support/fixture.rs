@@ -75,26 +75,7 @@ impl TinyLab {
             "Cargo.toml",
             "[workspace]\nresolver = \"3\"\nmembers = [\"exercises/*\", \"solutions/*\"]\n",
         );
-        lab.write(
-            "exercises/adder/Cargo.toml",
-            "[package]\nname = \"adder\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[lib]\ndoctest = false\n\n[[test]]\nname = \"spec\"\npath = \"tests/spec.rs\"\n",
-        );
-        lab.write(
-            "exercises/adder/exercise.toml",
-            "title = \"Adding\"\nquestion = \"Add two numbers.\"\nround = \"Warm-up\"\nfollow_ups = [\"What would change for 64-bit numbers?\"]\n\n[[steps]]\ntitle = \"Addition\"\nhints = [\"Use +.\", \"Really, a + b.\"]\n",
-        );
-        lab.write(
-            "exercises/adder/README.md",
-            "# Adding\n\n## Step 1 — addition\n",
-        );
-        lab.write("exercises/adder/src/lib.rs", SKELETON);
-        lab.write("exercises/adder/tests/spec.rs", SPEC);
-        lab.write(
-            "solutions/adder/Cargo.toml",
-            "[package]\nname = \"adder_solution\"\nversion = \"0.1.0\"\nedition = \"2024\"\nautotests = false\n\n[lib]\nname = \"adder\"\npath = \"src/lib.rs\"\ndoc = false\ndoctest = false\n\n[[test]]\nname = \"spec\"\npath = \"../../exercises/adder/tests/spec.rs\"\n",
-        );
-        lab.write("solutions/adder/src/lib.rs", REFERENCE);
-        lab.write("solutions/adder/mutants/plus_one.patch", PLUS_ONE);
+        lab.add_exercise("adder");
         lab.lock();
         lab
     }
@@ -109,6 +90,38 @@ impl TinyLab {
                 .status()
                 .expect("cargo runs");
         assert!(status.success(), "cargo generate-lockfile in the fixture");
+    }
+
+    /// One more sound exercise, `name`: the `adder` exercise under that name
+    /// (packages `name` and `name_solution`, library `name`). Call
+    /// [`TinyLab::lock`] after adding one to a lab that already has a lock.
+    pub fn add_exercise(&self, name: &str) {
+        self.write(
+            &format!("exercises/{name}/Cargo.toml"),
+            &format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[lib]\ndoctest = false\n\n[[test]]\nname = \"spec\"\npath = \"tests/spec.rs\"\n"),
+        );
+        self.write(
+            &format!("exercises/{name}/exercise.toml"),
+            "title = \"Adding\"\nquestion = \"Add two numbers.\"\nround = \"Warm-up\"\nfollow_ups = [\"What would change for 64-bit numbers?\"]\n\n[[steps]]\ntitle = \"Addition\"\nhints = [\"Use +.\", \"Really, a + b.\"]\n",
+        );
+        self.write(
+            &format!("exercises/{name}/README.md"),
+            "# Adding\n\n## Step 1 — addition\n",
+        );
+        self.write(&format!("exercises/{name}/src/lib.rs"), SKELETON);
+        self.write(
+            &format!("exercises/{name}/tests/spec.rs"),
+            &SPEC.replace("adder::", &format!("{name}::")),
+        );
+        self.write(
+            &format!("solutions/{name}/Cargo.toml"),
+            &format!("[package]\nname = \"{name}_solution\"\nversion = \"0.1.0\"\nedition = \"2024\"\nautotests = false\n\n[lib]\nname = \"{name}\"\npath = \"src/lib.rs\"\ndoc = false\ndoctest = false\n\n[[test]]\nname = \"spec\"\npath = \"../../exercises/{name}/tests/spec.rs\"\n"),
+        );
+        self.write(&format!("solutions/{name}/src/lib.rs"), REFERENCE);
+        self.write(
+            &format!("solutions/{name}/mutants/plus_one.patch"),
+            PLUS_ONE,
+        );
     }
 
     pub fn write(&self, relative: &str, content: &str) {
@@ -133,6 +146,13 @@ impl TinyLab {
     /// Verify's scratch copy: this lab's own, never the machine-wide one.
     pub fn verify_dir(&self) -> PathBuf {
         self.root.join("verify")
+    }
+
+    /// Run the lab CLI in-process on this lab: its exit code and what it printed.
+    pub fn run(&self, rest: &[&str]) -> (std::process::ExitCode, String) {
+        let mut out = Vec::new();
+        let code = lab::cli::run(self.args(rest), &mut out).expect("the lab CLI runs");
+        (code, String::from_utf8_lossy(&out).into_owned())
     }
 
     /// `lab` arguments that point at this lab, its target dir and state file.

@@ -373,3 +373,19 @@ fn the_readme_and_ci_cover_every_exercise() {
         std::fs::read_to_string(root.join(".cargo/config.toml")).expect(".cargo/config.toml");
     assert!(alias.contains("lab = "), "the `cargo lab` alias is missing");
 }
+
+/// verify tells labkit to drop failed tests' databases through the variable
+/// labkit actually reads (the lab cannot depend on labkit to share the name).
+#[test]
+fn verify_and_labkit_agree_on_the_keep_failed_variable() {
+    let cleanup = std::fs::read_to_string(workspace().root.join("crates/labkit/src/cleanup.rs"))
+        .expect("labkit's cleanup module");
+    let declared = format!(
+        "pub const KEEP_FAILED_VAR: &str = \"{}\";",
+        lab::verify::KEEP_FAILED_VAR
+    );
+    assert!(
+        cleanup.contains(&declared),
+        "crates/labkit/src/cleanup.rs does not declare {declared}"
+    );
+}

@@ -7,33 +7,13 @@ mod fixture;
 
 use std::process::ExitCode;
 
-use fixture::{PLUS_ONE, REFERENCE, SKELETON, SPEC, TinyLab};
+use fixture::{REFERENCE, SPEC, TinyLab};
 
-fn lab_run(lab: &TinyLab, args: &[&str]) -> (ExitCode, String) {
-    let mut out = Vec::new();
-    let code = lab::cli::run(lab.args(args), &mut out).expect("lab verify runs");
-    (code, String::from_utf8_lossy(&out).into_owned())
-}
-
-/// A second exercise, `twin`, the same as `adder` under another name.
-fn add_twin(lab: &TinyLab) {
-    let twin = |text: &str| text.replace("adder", "twin");
-    lab.write(
-        "exercises/twin/Cargo.toml",
-        "[package]\nname = \"twin\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[lib]\ndoctest = false\n\n[[test]]\nname = \"spec\"\npath = \"tests/spec.rs\"\n",
-    );
-    lab.write(
-        "exercises/twin/exercise.toml",
-        "title = \"Twin\"\nquestion = \"Add two numbers again.\"\nround = \"Warm-up\"\n\n[[steps]]\ntitle = \"Addition\"\nhints = [\"Use +.\"]\n",
-    );
-    lab.write("exercises/twin/src/lib.rs", SKELETON);
-    lab.write("exercises/twin/tests/spec.rs", &twin(SPEC));
-    lab.write(
-        "solutions/twin/Cargo.toml",
-        "[package]\nname = \"twin_solution\"\nversion = \"0.1.0\"\nedition = \"2024\"\nautotests = false\n\n[lib]\nname = \"twin\"\npath = \"src/lib.rs\"\ndoc = false\ndoctest = false\n\n[[test]]\nname = \"spec\"\npath = \"../../exercises/twin/tests/spec.rs\"\n",
-    );
-    lab.write("solutions/twin/src/lib.rs", REFERENCE);
-    lab.write("solutions/twin/mutants/plus_one.patch", PLUS_ONE);
+/// Run the CLI and require a clean exit: the output.
+fn ok(lab: &TinyLab, args: &[&str]) -> String {
+    let (code, out) = lab.run(args);
+    assert_eq!(code, ExitCode::SUCCESS, "{out}");
+    out
 }
 
 fn record_text(lab: &TinyLab, name: &str) -> String {
@@ -54,8 +34,7 @@ fn judged(out: &str, name: &str) -> String {
 #[test]
 fn a_successful_verify_writes_the_exercises_record() {
     let lab = TinyLab::new("record-written");
-    let (code, out) = lab_run(&lab, &["verify"]);
-    assert_eq!(code, ExitCode::SUCCESS, "{out}");
+    let out = ok(&lab, &["verify"]);
     let record = record_text(&lab, "adder");
     for field in [
         "inputs = \"sha256:",
@@ -75,12 +54,10 @@ fn a_successful_verify_writes_the_exercises_record() {
 #[test]
 fn an_unchanged_exercise_runs_no_mutant_and_names_its_record() {
     let lab = TinyLab::new("record-stands");
-    let (code, out) = lab_run(&lab, &["verify"]);
-    assert_eq!(code, ExitCode::SUCCESS, "{out}");
+    ok(&lab, &["verify"]);
     std::fs::remove_dir_all(lab.verify_dir()).expect("the first run made a scratch copy");
 
-    let (code, out) = lab_run(&lab, &["verify", "--changed"]);
-    assert_eq!(code, ExitCode::SUCCESS, "{out}");
+    let out = ok(&lab, &["verify", "--changed"]);
     let line = judged(&out, "adder");
     assert!(
         line.contains("recorded at") && line.contains("no mutant ran"),
@@ -93,37 +70,43 @@ fn an_unchanged_exercise_runs_no_mutant_and_names_its_record() {
     );
 }
 
-/// After one solution file changes, `--changed` re-runs that exercise alone.
+/// After one input changes — a solution file, or the spec the exercise owns —
+/// `--changed` re-runs that exercise alone and rewrites its record.
 #[test]
 fn a_changed_input_makes_the_record_stale_and_reruns_only_that_exercise() {
     let lab = TinyLab::new("record-stale");
-    add_twin(&lab);
+    lab.add_exercise("twin");
     lab.lock();
-    let (code, out) = lab_run(&lab, &["verify"]);
-    assert_eq!(code, ExitCode::SUCCESS, "{out}");
-    let before = record_text(&lab, "adder");
-
-    lab.write(
-        "solutions/adder/src/lib.rs",
-        &format!("{REFERENCE}// a comment changes the inputs\n"),
-    );
-    let (code, out) = lab_run(&lab, &["verify", "--changed"]);
-    assert_eq!(code, ExitCode::SUCCESS, "{out}");
-    let adder = judged(&out, "adder");
-    assert!(
-        adder.contains("inputs changed") && adder.contains("verified now"),
-        "{adder}"
-    );
-    let twin = judged(&out, "twin");
-    assert!(
-        twin.contains("recorded at") && twin.contains("no mutant ran"),
-        "{twin}"
-    );
-    assert_ne!(
-        record_text(&lab, "adder"),
-        before,
-        "the stale record is rewritten"
-    );
+    ok(&lab, &["verify"]);
+    for (file, content) in [
+        (
+            "solutions/adder/src/lib.rs",
+            format!("{REFERENCE}// a comment changes the inputs\n"),
+        ),
+        (
+            "exercises/adder/tests/spec.rs",
+            format!("{SPEC}// so does one in the spec\n"),
+        ),
+    ] {
+        let before = record_text(&lab, "adder");
+        lab.write(file, &content);
+        let out = ok(&lab, &["verify", "--changed"]);
+        let adder = judged(&out, "adder");
+        assert!(
+            adder.contains("inputs changed") && adder.contains("verified now"),
+            "after changing {file}: {adder}"
+        );
+        let twin = judged(&out, "twin");
+        assert!(
+            twin.contains("recorded at") && twin.contains("no mutant ran"),
+            "after changing {file}: {twin}"
+        );
+        assert_ne!(
+            record_text(&lab, "adder"),
+            before,
+            "after changing {file}, the stale record is rewritten"
+        );
+    }
 }
 
 /// A record whose hash was edited by hand no longer matches the content: it
@@ -131,16 +114,14 @@ fn a_changed_input_makes_the_record_stale_and_reruns_only_that_exercise() {
 #[test]
 fn a_hand_edited_hash_is_reported_and_the_exercise_rerun() {
     let lab = TinyLab::new("record-edited");
-    let (code, out) = lab_run(&lab, &["verify"]);
-    assert_eq!(code, ExitCode::SUCCESS, "{out}");
+    ok(&lab, &["verify"]);
     let record = record_text(&lab, "adder");
     let start = record.find("sha256:").expect("a hash") + "sha256:".len();
     let mut edited = record.clone();
     edited.replace_range(start..start + 12, "000000000000");
     lab.write("solutions/adder/verified.toml", &edited);
 
-    let (code, out) = lab_run(&lab, &["verify", "--changed"]);
-    assert_eq!(code, ExitCode::SUCCESS, "{out}");
+    let out = ok(&lab, &["verify", "--changed"]);
     let line = judged(&out, "adder");
     assert!(
         line.contains("inputs changed since its record (000000000000 there"),
@@ -154,7 +135,7 @@ fn a_hand_edited_hash_is_reported_and_the_exercise_rerun() {
 #[test]
 fn a_missing_or_unreadable_record_is_a_hole() {
     let lab = TinyLab::new("record-missing");
-    let (code, out) = lab_run(&lab, &["verify", "--changed"]);
+    let (code, out) = lab.run(&["verify", "--changed"]);
     assert_eq!(code, ExitCode::FAILURE, "{out}");
     assert!(
         out.contains("solutions/adder/verified.toml is missing"),
@@ -164,7 +145,7 @@ fn a_missing_or_unreadable_record_is_a_hole() {
     assert!(record_text(&lab, "adder").contains("reference_passed = 2"));
 
     lab.write("solutions/adder/verified.toml", "this is = not [a record");
-    let (code, out) = lab_run(&lab, &["verify", "--changed"]);
+    let (code, out) = lab.run(&["verify", "--changed"]);
     assert_eq!(code, ExitCode::FAILURE, "{out}");
     assert!(out.contains("is not a verify record"), "{out}");
 }
@@ -175,7 +156,7 @@ fn a_missing_or_unreadable_record_is_a_hole() {
 fn inputs_that_change_during_the_run_write_no_record() {
     let lab = TinyLab::new("record-moving");
     std::fs::remove_file(lab.path("Cargo.lock")).expect("the fixture has a lock");
-    let (code, out) = lab_run(&lab, &["verify"]);
+    let (code, out) = lab.run(&["verify"]);
     assert_eq!(code, ExitCode::FAILURE, "{out}");
     assert!(out.contains("inputs changed while verify ran"), "{out}");
     assert!(!lab.path("solutions/adder/verified.toml").exists(), "{out}");
@@ -189,7 +170,7 @@ fn a_run_with_holes_writes_no_record() {
         "solutions/adder/src/lib.rs",
         &REFERENCE.replace("a + b", "a * b"),
     );
-    let (code, out) = lab_run(&lab, &["verify"]);
+    let (code, out) = lab.run(&["verify"]);
     assert_eq!(code, ExitCode::FAILURE, "{out}");
     assert!(!lab.path("solutions/adder/verified.toml").exists(), "{out}");
 }

@@ -10,9 +10,7 @@ use std::process::ExitCode;
 use fixture::{REFERENCE, SPEC, SURVIVOR, TinyLab};
 
 fn verify(lab: &TinyLab) -> (ExitCode, String) {
-    let mut out = Vec::new();
-    let code = lab::cli::run(lab.args(&["verify"]), &mut out).expect("lab verify runs");
-    (code, String::from_utf8_lossy(&out).into_owned())
+    lab.run(&["verify"])
 }
 
 /// A sound exercise: reference passes, skeleton fails, the mutant is killed by
@@ -137,10 +135,7 @@ fn a_skeleton_that_does_not_compile_is_a_hole() {
 #[test]
 fn an_unknown_mutant_name_is_a_hole() {
     let lab = TinyLab::new("unknown-mutant");
-    let mut out = Vec::new();
-    let code = lab::cli::run(lab.args(&["verify", "--mutant", "plus_two"]), &mut out)
-        .expect("lab verify runs");
-    let out = String::from_utf8_lossy(&out);
+    let (code, out) = lab.run(&["verify", "--mutant", "plus_two"]);
     assert_eq!(code, ExitCode::FAILURE, "{out}");
     assert!(
         out.contains("there is no mutant \"plus_two\"; the mutants are: plus_one"),

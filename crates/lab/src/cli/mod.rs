@@ -119,12 +119,12 @@ pub fn run(
         }) => verify::verify(
             &workspace,
             &names,
-            &verify::Flags {
+            &crate::verify::Options {
                 skip_mutants,
-                mutant,
+                only_mutant: mutant,
                 thorough,
-                changed,
             },
+            changed,
             out,
         ),
     }

@@ -17,24 +17,11 @@ use crate::record::{self, Record, Snapshot, Standing};
 use crate::verify::{self, Report, RunSummary};
 use crate::workspace::Workspace;
 
-pub(super) struct Flags {
-    pub skip_mutants: bool,
-    pub mutant: Option<String>,
-    pub thorough: bool,
-    pub changed: bool,
-}
-
-impl Flags {
-    /// Only a full run of every mutant may stand for the exercise later.
-    fn records(&self) -> bool {
-        !self.skip_mutants && self.mutant.is_none()
-    }
-}
-
 pub(super) fn verify(
     workspace: &Workspace,
     names: &[String],
-    flags: &Flags,
+    options: &verify::Options,
+    changed: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<ExitCode> {
     let exercises: Vec<Exercise> = if names.is_empty() {
@@ -44,11 +31,6 @@ pub(super) fn verify(
             .iter()
             .map(|n| workspace.exercise(n))
             .collect::<anyhow::Result<_>>()?
-    };
-    let options = verify::Options {
-        skip_mutants: flags.skip_mutants,
-        only_mutant: flags.mutant.clone(),
-        thorough: flags.thorough,
     };
     let spinner = super::spinner("verifying…");
     let log = |line: &str| {
@@ -64,12 +46,12 @@ pub(super) fn verify(
     let mut summary = Vec::new();
     for exercise in &exercises {
         let started = Instant::now();
-        let (report, how) = if flags.changed {
-            changed_one(workspace, exercise, &options, flags, &log)?
+        let (report, how) = if changed {
+            changed_one(workspace, exercise, options, &log)?
         } else {
             let before = Snapshot::take(workspace, exercise)?;
-            let mut report = verify::verify(workspace, exercise, &options, &log)?;
-            let how = full_run_note(workspace, exercise, &before, &mut report, flags)?;
+            let mut report = verify::verify(workspace, exercise, options, &log)?;
+            let how = full_run_note(workspace, exercise, &before, &mut report, options)?;
             (report, how)
         };
         summary.push(format!(
@@ -102,7 +84,6 @@ fn changed_one(
     workspace: &Workspace,
     exercise: &Exercise,
     options: &verify::Options,
-    flags: &Flags,
     log: &(dyn Fn(&str) + Sync),
 ) -> anyhow::Result<(Report, String)> {
     let shown = shown_record_path(workspace, exercise);
@@ -145,7 +126,7 @@ fn changed_one(
     let mut report = verify::verify(workspace, exercise, options, log)?;
     let how = format!(
         "{why}: verified now; {}",
-        full_run_note(workspace, exercise, &before, &mut report, flags)?
+        full_run_note(workspace, exercise, &before, &mut report, options)?
     );
     if let Some(hole) = standing_hole {
         report.holes.push(hole);
@@ -159,14 +140,14 @@ fn full_run_note(
     exercise: &Exercise,
     before: &Snapshot,
     report: &mut Report,
-    flags: &Flags,
+    options: &verify::Options,
 ) -> anyhow::Result<String> {
     let path = exercise.record_path();
     let shown = shown_record_path(workspace, exercise);
     if !report.ok() {
         return Ok("holes found, so no record was written".into());
     }
-    if !flags.records() {
+    if !options.runs_every_mutant() {
         return Ok("a partial run (--skip-mutants or --mutant) writes no record".into());
     }
     match Record::of(workspace, exercise, before, report) {

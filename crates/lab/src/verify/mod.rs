@@ -43,6 +43,14 @@ pub struct Options {
     pub thorough: bool,
 }
 
+impl Options {
+    /// Every mutant runs (no `--skip-mutants`, no `--mutant`): only such a run
+    /// may stand for the exercise later, in a record.
+    pub fn runs_every_mutant(&self) -> bool {
+        !self.skip_mutants && self.only_mutant.is_none()
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct RunSummary {
     pub total: usize,
@@ -101,9 +109,14 @@ impl Report {
 /// missing timeout, which is a hole in its own right.
 const MUTANT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
+/// labkit's switch for a failed test's database and keys (`labkit::cleanup`;
+/// the lab depends on no service crate, so the name is repeated here, and the
+/// lab's self-tests check the two agree).
+pub const KEEP_FAILED_VAR: &str = "LAB_KEEP_FAILED";
+
 /// What skeleton and mutant runs tell labkit: drop a failed test's resources.
 fn expected_to_fail(mut command: TestCommand) -> TestCommand {
-    command.env.push(("LAB_KEEP_FAILED".into(), "0".into()));
+    command.env.push((KEEP_FAILED_VAR.into(), "0".into()));
     command
 }
 
@@ -296,8 +309,9 @@ pub fn mutant_phase(
         exercise.name,
         scratch.root.display()
     ));
+    let test_targets = exercise.test_targets()?;
     let mut warm = scratch_command(&copy, &exercise.solution_package());
-    warm.test_targets = exercise.test_targets()?;
+    warm.test_targets = test_targets.clone();
     warm.no_run = true;
     let warmed = cargo::run_tests(&warm, &|_: Progress<'_>| {})?;
     if warmed.timed_out || !warmed.success {
@@ -329,7 +343,15 @@ pub fn mutant_phase(
             "{}: mutant {} — {}",
             exercise.name, m.name, m.mistake
         ));
-        let result = run_mutant(workspace, exercise, &scratch, &m, options, report)?;
+        let result = run_mutant(
+            workspace,
+            exercise,
+            (&scratch, &copy),
+            &test_targets,
+            &m,
+            options,
+            report,
+        )?;
         report.mutants.push(result);
     }
     scratch.restore(workspace)?;
@@ -340,7 +362,8 @@ pub fn mutant_phase(
 fn run_mutant(
     workspace: &Workspace,
     exercise: &Exercise,
-    scratch: &Scratch,
+    (scratch, copy): (&Scratch, &Workspace),
+    test_targets: &[String],
     m: &Mutant,
     options: &Options,
     report: &mut Report,
@@ -370,8 +393,8 @@ fn run_mutant(
             // the scratch copy's builds would land in the very slots of the real
             // ones, and mtime-based freshness could then run a mutant as the
             // reference (or the reference as a mutant).
-            let mut command = expected_to_fail(scratch_command(&scratch.workspace(), &package));
-            command.test_targets = exercise.test_targets()?;
+            let mut command = expected_to_fail(scratch_command(copy, &package));
+            command.test_targets = test_targets.to_vec();
             if fast {
                 command.exact = m.killed_by.clone();
             }
