@@ -204,9 +204,17 @@ impl IntoResponse for AppError {
                 )
             }
         };
+        // The title is the variant's, never its Display: `Internal`'s Display
+        // carries the operator's detail.
+        let title = match &self {
+            AppError::MalformedApiKey(_) => "malformed API key",
+            AppError::TooManyRequests { .. } => "rate limit exceeded",
+            AppError::LimiterUnavailable { .. } => "rate limiting is temporarily unavailable",
+            AppError::Internal(_) => "internal error",
+        };
         let body = serde_json::json!({
             "type": format!("/problems/{kind}"),
-            "title": self.to_string(),
+            "title": title,
             "status": status.as_u16(),
             "detail": detail,
         });

@@ -13,9 +13,19 @@
 //!
 //! Time is an argument to the script, not Redis's `TIME`: tests control it, and
 //! the bucket's arithmetic does not depend on which Redis node runs it. The cost
-//! is that gateway clocks must roughly agree; a gateway whose clock lags simply
-//! sees no refill until it catches up (the script never moves a bucket's time
-//! backwards), so skew can only make the limiter stricter, never looser.
+//! is that gateway clocks must roughly agree, and skew is not symmetric:
+//! * a gateway whose clock **lags** sees no refill until its clock passes the
+//!   bucket's time, and never moves that time backwards, so it can only make the
+//!   limiter stricter (its `retry_after` includes the lag, on its own clock);
+//! * a gateway whose clock runs **ahead** by `s` refills early and stores a
+//!   future time: it lends up to `min(capacity, rate × s)` tokens beyond the
+//!   bound, once. The other gateways then see no refill until real time catches
+//!   up, so the long-run rate is unchanged; the bound becomes
+//!   `capacity + rate × (t + s)`. Only a lead that keeps growing keeps lending.
+//!
+//! Using Redis's `TIME` would remove skew altogether (one clock for everyone),
+//! at the price of tests that cannot control time and a refill that depends on
+//! which node runs the script after a failover.
 //!
 //! Keys expire once their bucket would be full again. A full bucket and a missing
 //! key mean the same thing, so expiry loses no information and idle keys cost no

@@ -214,6 +214,32 @@ fn step1_a_clock_stepping_backwards_creates_no_tokens() {
     );
 }
 
+/// After a backwards step, `retry_after` counts on the clock as it now reads:
+/// the lag plus the time for a token. A client that waits exactly that long is
+/// admitted, and not 1 ms sooner.
+#[test]
+fn step1_after_a_backwards_step_retry_after_includes_the_lag() {
+    let clock = clock();
+    let start = clock.now();
+    let limiter = TokenBucket::new(quota(2, 1, secs(1)), clock.clone());
+    limiter.try_acquire("k", 2).unwrap();
+    clock.set(start - secs(10));
+    let refused = limiter.try_acquire("k", 1).unwrap();
+    assert_eq!(
+        refused.retry_after,
+        Some(secs(11)),
+        "README step 1: an honest retry_after — 10 s until the clock is back where the bucket \
+         was emptied, then 1 s for a token"
+    );
+    clock.advance(secs(11) - ms(1));
+    assert!(!limiter.try_acquire("k", 1).unwrap().allowed, "1 ms early");
+    clock.advance(ms(1));
+    assert!(
+        limiter.try_acquire("k", 1).unwrap().allowed,
+        "exactly retry_after later"
+    );
+}
+
 /// Many threads on one key, time frozen: exactly `capacity` requests pass, over
 /// many rounds. A check and a take under different locks (or none) lets two
 /// threads spend the same token.

@@ -123,6 +123,31 @@ fn step2_a_refused_request_gets_an_honest_retry_after() {
     );
 }
 
+/// With several admissions in the window, `retry_after` is when *enough* of
+/// them have left for this request's cost — not merely the oldest. Limit 10: 5
+/// at t0, 5 at t0+100 ms; a request costing 6 at t0+200 ms needs both groups
+/// gone, and waiting its `retry_after` is enough.
+#[test]
+fn step2_retry_after_waits_for_enough_room_not_just_the_oldest_admission() {
+    let clock = clock();
+    let limiter = SlidingWindow::new(10, secs(1), clock.clone());
+    assert!(limiter.try_acquire("k", 5).unwrap().allowed);
+    clock.advance(ms(100));
+    assert!(limiter.try_acquire("k", 5).unwrap().allowed);
+    clock.advance(ms(100));
+    let refused = limiter.try_acquire("k", 6).unwrap();
+    assert!(!refused.allowed);
+    let wait = refused
+        .retry_after
+        .expect("a refused request carries retry_after");
+    clock.advance(wait);
+    assert!(
+        limiter.try_acquire("k", 6).unwrap().allowed,
+        "README step 1/2: retry_after is when the same request would pass; after {wait:?} a \
+         cost of 6 was still refused (the oldest 5 leaving frees too little)"
+    );
+}
+
 /// Costs count against the window in full; a refusal counts nothing.
 #[test]
 fn step2_costs_count_in_full_and_refusals_count_nothing() {

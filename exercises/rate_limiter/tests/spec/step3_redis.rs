@@ -7,10 +7,15 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rate_limiter::{RateLimitError, RedisTokenBucket, TokenBucket};
+use rate_limiter::{Clock, RateLimitError, RedisTokenBucket, TokenBucket};
 use redis::AsyncCommands;
 
 use crate::support::{clock, close_to, ms, quota, redis_bucket, secs};
+
+/// How far below the bucket's refill time a key's PTTL may be when read: the
+/// real time between the script's write and the read, generously. A whole
+/// second of precision lost (EXPIRE instead of PEXPIRE) is well outside it.
+const TTL_SLACK_MS: i64 = 250;
 
 /// The same schedule gives the same decisions on Redis as in memory (step 1's
 /// bucket is the specification; step 3 moves it, it does not change it).
@@ -47,6 +52,11 @@ async fn step3_redis_decisions_match_the_in_memory_bucket() -> anyhow::Result<()
             "step {i} (+{advance} ms, cost {cost}): Redis decided {actual:?}, the in-memory bucket {expected:?}"
         );
         assert!(!actual.degraded, "a healthy Redis decision is not degraded");
+        assert_eq!(
+            actual.retry_after.is_some(),
+            expected.retry_after.is_some(),
+            "step {i}: retry_after is Some exactly when refused: Redis {actual:?}, in memory {expected:?}"
+        );
         if let (Some(a), Some(e)) = (actual.retry_after, expected.retry_after) {
             assert!(
                 close_to(a, e, ms(1)),
@@ -181,8 +191,10 @@ async fn step3_an_idle_key_expires_once_its_bucket_would_be_full() -> anyhow::Re
         "README step 3: the bucket key must expire (PTTL was {ttl_ms}: -1 = no expiry, -2 = no key)"
     );
     let full_in = d.reset_after.as_millis() as i64;
+    // PTTL counts down in real time from the script's write: allow for the
+    // round trip between the two commands, nothing more.
     assert!(
-        ttl_ms <= full_in && ttl_ms >= full_in - 2000,
+        ttl_ms <= full_in && ttl_ms >= full_in - TTL_SLACK_MS,
         "the key should expire when the bucket is full again, in {full_in} ms; PTTL is {ttl_ms} ms"
     );
     Ok(())
@@ -248,9 +260,124 @@ async fn step3_every_decision_refreshes_the_expiry() -> anyhow::Result<()> {
     let ttl_ms: i64 = conn.pttl(limiter.redis_key("k")).await?;
     let full_in = d.reset_after.as_millis() as i64;
     assert!(
-        ttl_ms <= full_in && ttl_ms >= full_in - 2000,
-        "after draining 9 of 10, the key must live until the bucket is full ({full_in} ms); PTTL is {ttl_ms} ms \
-         (README step 3: set the expiry on every write)"
+        ttl_ms <= full_in && ttl_ms >= full_in - TTL_SLACK_MS,
+        "after draining 9 of 10, the key must live until the bucket is full ({full_in} ms, to the \
+         millisecond: PEXPIRE, not EXPIRE in whole seconds); PTTL is {ttl_ms} ms (README step 3: \
+         set the expiry on every write)"
+    );
+    Ok(())
+}
+
+/// Two gateways share one bucket; `lead_ms` is how far the second one's clock
+/// runs ahead of the first's (which tells the truth), negative for a lag.
+/// Drain the bucket through the first, then for 10 s send one request through
+/// each gateway every 100 ms, advancing both clocks together. Returns the
+/// admissions after draining.
+async fn skewed_gateways(
+    redis: &labkit::TestRedis,
+    capacity: u64,
+    lead_ms: i64,
+) -> anyhow::Result<u64> {
+    let quota = quota(capacity, 1, secs(1));
+    let truth = clock();
+    let skewed = clock();
+    if lead_ms >= 0 {
+        skewed.advance(ms(lead_ms.unsigned_abs()));
+    } else {
+        skewed.set(truth.now() - ms(lead_ms.unsigned_abs()));
+    }
+    let honest = redis_bucket(redis, quota, truth.clone()).await?;
+    let other = redis_bucket(redis, quota, skewed.clone()).await?;
+    for _ in 0..capacity {
+        assert!(honest.try_acquire("k", 1).await?.allowed);
+    }
+    let mut admitted = 0;
+    for _ in 0..100 {
+        truth.advance(ms(100));
+        skewed.advance(ms(100));
+        for gateway in [&honest, &other] {
+            if gateway.try_acquire("k", 1).await?.allowed {
+                admitted += 1;
+            }
+        }
+    }
+    Ok(admitted)
+}
+
+/// A gateway whose clock lags never loosens the limit: it sees no refill until
+/// its clock passes the bucket's time, and never moves that time back (moving
+/// it back hands the same seconds out twice). Over 10 s at 1 token/s, exactly
+/// 10 are admitted across both gateways.
+#[tokio::test]
+async fn step3_a_gateway_whose_clock_lags_never_admits_more() -> anyhow::Result<()> {
+    let redis = labkit::TestRedis::new().await?;
+    let admitted = skewed_gateways(&redis, 5, -3_000).await?;
+    assert_eq!(
+        admitted, 10,
+        "README step 3: 10 s at 1 token/s admits 10, whatever the second gateway's clock \
+         says (it lags 3 s); more means a lagging clock rewound the bucket's time"
+    );
+    Ok(())
+}
+
+/// A lagging gateway's `retry_after` counts on its own clock: it includes the
+/// lag, so a client that waits exactly that long is admitted, and not 1 ms
+/// sooner.
+#[tokio::test]
+async fn step3_a_lagging_gateway_tells_an_honest_retry_after() -> anyhow::Result<()> {
+    let redis = labkit::TestRedis::new().await?;
+    let truth = clock();
+    let lagging = clock();
+    lagging.set(truth.now() - ms(3_000));
+    let quota = quota(2, 1, secs(1));
+    let honest = redis_bucket(&redis, quota, truth.clone()).await?;
+    let behind = redis_bucket(&redis, quota, lagging.clone()).await?;
+    assert!(honest.try_acquire("k", 2).await?.allowed);
+    let refused = behind.try_acquire("k", 1).await?;
+    assert!(!refused.allowed, "the bucket is empty");
+    assert_eq!(
+        refused.retry_after,
+        Some(ms(4_000)),
+        "README step 1/3: the lagging gateway's clock is 3 s behind the bucket's, plus 1 s \
+         for a token"
+    );
+    lagging.advance(ms(3_999));
+    assert!(
+        !behind.try_acquire("k", 1).await?.allowed,
+        "1 ms before retry_after"
+    );
+    lagging.advance(ms(1));
+    assert!(
+        behind.try_acquire("k", 1).await?.allowed,
+        "exactly retry_after later, on the same gateway's clock"
+    );
+    Ok(())
+}
+
+/// A gateway whose clock runs ahead refills early and stores a future time: it
+/// can admit up to `min(capacity, rate × lead)` beyond the bound, once (the
+/// honest gateway then sees no refill until it catches up). With a 3 s lead at
+/// 1 token/s that is 3 more over 10 s — never more, and not again.
+#[tokio::test]
+async fn step3_a_gateway_whose_clock_runs_ahead_admits_at_most_its_lead_more() -> anyhow::Result<()>
+{
+    let redis = labkit::TestRedis::new().await?;
+    let admitted = skewed_gateways(&redis, 5, 3_000).await?;
+    assert!(
+        admitted <= 10 + 3,
+        "README step 3: a 3 s lead borrows at most 3 tokens at 1 token/s; {admitted} admitted \
+         in 10 s means the honest gateway's clock moved the bucket's time back"
+    );
+    assert!(
+        admitted >= 10,
+        "{admitted} admitted: the refill itself was lost"
+    );
+    // The lead is bounded by capacity too: with capacity 2, a 3 s lead lends 2.
+    let redis = labkit::TestRedis::new().await?;
+    let admitted = skewed_gateways(&redis, 2, 3_000).await?;
+    assert!(
+        (10..=12).contains(&admitted),
+        "capacity 2 caps what a 3 s lead lends at 2: {admitted} admitted in 10 s"
     );
     Ok(())
 }

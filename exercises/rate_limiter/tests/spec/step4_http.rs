@@ -169,6 +169,10 @@ async fn step4_an_exhausted_client_gets_429_with_retry_after() {
         "problem+json carries the status: {problem}"
     );
     assert_eq!(
+        problem["type"], "/problems/rate-limited",
+        "README step 4: the problem type names what happened: {problem}"
+    );
+    assert_eq!(
         handled.load(Ordering::SeqCst),
         2,
         "a refused request must never reach the handler"
@@ -257,7 +261,17 @@ async fn step4_an_api_key_never_shares_a_bucket_with_an_address() {
 async fn step4_a_malformed_api_key_gets_400_and_costs_nobody_anything() {
     let (app, handled) = app(quota(2, 1, secs(60)));
     let too_long = vec![b'a'; 65];
-    let malformed: [&[u8]; 4] = [b"", &too_long, b"has space", b"caf\xc3\xa9"];
+    // Visible ASCII outside the alphabet too: `/`, `:`, `{`, `@` are not key characters.
+    let malformed: [&[u8]; 8] = [
+        b"",
+        &too_long,
+        b"has space",
+        b"caf\xc3\xa9",
+        b"a/b",
+        b"a:b",
+        b"{x}",
+        b"a@b",
+    ];
     for key in malformed {
         let response = send(&app, get_from("10.0.0.3:1", Some(key))).await;
         assert_eq!(
@@ -287,6 +301,147 @@ async fn step4_a_malformed_api_key_gets_400_and_costs_nobody_anything() {
         2,
         "malformed requests never reach the handler"
     );
+}
+
+/// The edges of the key format are accepted: exactly 64 characters, and every
+/// character of the alphabet `A-Z a-z 0-9 - _ . ~`; each is its own client.
+#[tokio::test]
+async fn step4_a_key_of_exactly_64_characters_from_the_whole_alphabet_is_accepted() {
+    let (app, _) = app(quota(2, 1, secs(60)));
+    let longest = vec![b'a'; 64];
+    let keys: [&[u8]; 3] = [&longest, b"Az09-_.~", b"z"];
+    for key in keys {
+        let response = send(&app, get_from("10.0.0.4:1", Some(key))).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "x-api-key {:?} is well formed (README: 1-64 of A-Z a-z 0-9 - _ . ~)",
+            String::from_utf8_lossy(key)
+        );
+        let (_, params) = structured(header(&response, "ratelimit").unwrap_or_default());
+        assert_eq!(
+            params.get("r"),
+            Some(&1),
+            "key {:?}: its own bucket, one of two spent",
+            String::from_utf8_lossy(key)
+        );
+    }
+}
+
+/// Two `x-api-key` headers are a 400 (README, bad input): which one counts would
+/// otherwise be up to the proxy in front. Nobody is charged.
+#[tokio::test]
+async fn step4_two_api_key_headers_get_400_and_cost_nobody_anything() {
+    let (app, handled) = app(quota(1, 1, secs(60)));
+    let mut request = get_from("10.0.0.5:1", Some(b"key-a"));
+    request
+        .headers_mut()
+        .append("x-api-key", HeaderValue::from_static("key-b"));
+    let response = send(&app, request).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::BAD_REQUEST,
+        "README bad input: two x-api-key headers are a 400"
+    );
+    assert_eq!(handled.load(Ordering::SeqCst), 0);
+    for key in [b"key-a".as_slice(), b"key-b"] {
+        assert_eq!(
+            send(&app, get_from("10.0.0.5:1", Some(key))).await.status(),
+            StatusCode::OK,
+            "the refused request charged {}",
+            String::from_utf8_lossy(key)
+        );
+    }
+}
+
+/// Whole seconds round up, for `Retry-After`, `t` and `w` alike: 1.4 s is "2",
+/// never "1" (a client told 1 s comes back too early and is refused again);
+/// exactly 1 s is "1".
+#[tokio::test]
+async fn step4_seconds_round_up_and_an_exact_second_stays_one() {
+    let (uneven, _) = app(quota(1, 1, std::time::Duration::from_millis(1400)));
+    let first = send(&uneven, get_from("10.0.0.6:1", None)).await;
+    let (_, policy) = structured(header(&first, "ratelimit-policy").unwrap_or_default());
+    assert_eq!(policy.get("w"), Some(&2), "w for a 1.4 s window");
+    let (_, current) = structured(header(&first, "ratelimit").unwrap_or_default());
+    assert_eq!(current.get("t"), Some(&2), "t: full again in 1.4 s");
+    let refused = send(&uneven, get_from("10.0.0.6:1", None)).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        header(&refused, "retry-after"),
+        Some("2"),
+        "README step 4: 1.4 s until a token rounds up to 2"
+    );
+
+    let (whole, _) = app(quota(1, 1, secs(1)));
+    send(&whole, get_from("10.0.0.6:1", None)).await;
+    let refused = send(&whole, get_from("10.0.0.6:1", None)).await;
+    assert_eq!(
+        header(&refused, "retry-after"),
+        Some("1"),
+        "exactly 1 s is \"1\", not \"2\""
+    );
+}
+
+/// On a 429, `t` is still the time until the quota is whole again (every token
+/// back), not the time until the next request passes.
+#[tokio::test]
+async fn step4_a_429_says_when_the_whole_quota_is_back() {
+    let (app, _) = app(quota(2, 1, secs(12)));
+    send(&app, get_from("10.0.0.1:4000", None)).await;
+    send(&app, get_from("10.0.0.1:4000", None)).await;
+    let refused = send(&app, get_from("10.0.0.1:4000", None)).await;
+    assert_eq!(header(&refused, "retry-after"), Some("12"));
+    let current = header(&refused, "ratelimit")
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        structured(&current).1.get("t"),
+        Some(&24),
+        "RateLimit {current}: two tokens at 12 s each are whole again in 24 s (README step 4: \
+         t = seconds until the quota is whole again)"
+    );
+}
+
+/// A router served without client addresses, asked by a client with no key:
+/// 500, logged, and the body tells the client nothing internal. Charging such
+/// requests to one shared bucket would let one client exhaust everyone.
+#[tokio::test]
+async fn step4_without_client_addresses_a_keyless_request_is_500_and_reveals_nothing() {
+    let (app, handled) = app(quota(5, 1, secs(60)));
+    let request = Request::builder()
+        .uri("/hello")
+        .body(Body::empty())
+        .expect("a valid request");
+    let response = send(&app, request).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "README bad input: no ConnectInfo and no key is a 500"
+    );
+    assert_eq!(
+        header(&response, "content-type"),
+        Some("application/problem+json")
+    );
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let text = String::from_utf8_lossy(&body);
+    for internal in [
+        "ConnectInfo",
+        "connect_info",
+        "into_make_service",
+        "SocketAddr",
+    ] {
+        assert!(
+            !text.contains(internal),
+            "a 500 never tells the client its internal detail (README: logged, not sent): {text}"
+        );
+    }
+    assert_eq!(handled.load(Ordering::SeqCst), 0);
 }
 
 /// Over a real socket the client address comes from the connection, and the

@@ -91,6 +91,24 @@ async fn step5_with_redis_cut_off_a_fail_closed_limiter_refuses_within_its_timeo
     Ok(())
 }
 
+/// Redis cut off, fail open: an error, like a timeout, is decided by the
+/// policy — allowed, marked degraded, logged. (Refusing on errors regardless
+/// takes a fail-open API down whenever Redis is.)
+#[tokio::test]
+async fn step5_with_redis_cut_off_a_fail_open_limiter_allows() -> anyhow::Result<()> {
+    let redis = labkit::TestRedis::new().await?;
+    let (proxy, limiter) = behind_a_proxy(&redis, FailurePolicy::FailOpen).await?;
+    assert!(!limiter.try_acquire("k", 1).await?.degraded);
+    proxy.cut();
+    let (decision, logs) = decide_logged(&limiter, "k").await?;
+    assert!(
+        decision.allowed && decision.degraded,
+        "fail open: with Redis unreachable the request is allowed and marked degraded, got {decision:?}"
+    );
+    assert!(logged_a_warning(&logs), "logged:\n{}", logs.text());
+    Ok(())
+}
+
 /// Redis stalled (connection open, no answer), fail open: the request is
 /// allowed within the budget, marked degraded, and logged.
 #[tokio::test]
@@ -205,6 +223,51 @@ async fn step5_a_fail_closed_outage_reaches_http_clients_as_503_with_retry_after
     assert!(
         response.header("retry-after").is_some(),
         "a 503 from the limiter says when to retry"
+    );
+    Ok(())
+}
+
+/// Through the middleware, a fail-open outage lets requests through (200): the
+/// policy chose availability, so HTTP must not turn it into a 503.
+#[tokio::test]
+async fn step5_a_fail_open_outage_reaches_http_clients_as_the_handlers_answer() -> anyhow::Result<()>
+{
+    let redis = labkit::TestRedis::new().await?;
+    let (proxy, limiter) = behind_a_proxy(&redis, FailurePolicy::FailOpen).await?;
+    let limiter: Arc<dyn Limiter> = Arc::new(limiter);
+    let app = rate_limited(
+        Router::new().route("/hello", get(|| async { "hello" })),
+        limiter,
+    );
+    let server = labkit::http::TestServer::start(app).await?;
+    proxy.cut();
+    let response = server.get("/hello", &[]).await?;
+    assert_eq!(
+        (response.status, response.text()),
+        (200, "hello".to_string()),
+        "README step 5: fail open allows — through HTTP too"
+    );
+    Ok(())
+}
+
+/// A Redis that restarted (or failed over) has forgotten every loaded script:
+/// the next decision must still be an ordinary one, not an outage. `EVALSHA`
+/// alone answers NOSCRIPT forever; `EVALSHA`, then `EVAL` on NOSCRIPT (what
+/// `redis::Script` does), recovers.
+#[tokio::test]
+async fn step5_a_redis_that_forgot_its_scripts_still_decides() -> anyhow::Result<()> {
+    let redis = labkit::TestRedis::new().await?;
+    let (_proxy, limiter) = behind_a_proxy(&redis, FailurePolicy::FailClosed).await?;
+    assert!(limiter.try_acquire("k", 1).await?.allowed);
+    let mut direct = redis.connection().await?;
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(&mut direct)
+        .await?;
+    let (decision, _) = decide_logged(&limiter, "k").await?;
+    assert!(
+        decision.allowed && !decision.degraded && decision.remaining == 1,
+        "after SCRIPT FLUSH the limiter must reload its script, not fail: {decision:?}"
     );
     Ok(())
 }
