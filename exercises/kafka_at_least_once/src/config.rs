@@ -20,6 +20,11 @@ pub struct ConsumerConfig {
     pub retry_max: Duration,
     /// Bound on one database transaction, and on one dead-letter delivery.
     pub io_timeout: Duration,
+    /// How often the consumer commits the offsets it stored, in the background
+    /// (asynchronously). It also commits, synchronously, when partitions are
+    /// revoked and when it stops; the step-4 tests set this to an hour, so
+    /// those are the only commits they see.
+    pub commit_interval: Duration,
 }
 
 impl ConsumerConfig {
@@ -32,6 +37,7 @@ impl ConsumerConfig {
             retry_initial: Duration::from_millis(50),
             retry_max: Duration::from_secs(1),
             io_timeout: Duration::from_secs(5),
+            commit_interval: Duration::from_secs(1),
         }
     }
 

@@ -50,7 +50,8 @@ impl OrderConsumer {
     /// dead-letter producer. Start from `config.kafka()`.
     pub fn new(config: ConsumerConfig, pool: PgPool, probe: Probe) -> Result<OrderConsumer> {
         // TODO(step 1): the consumer settings that make offsets move only
-        // after the effect; a new group starts at the oldest record.
+        // after the effect and only when you commit them (no automatic store,
+        // no automatic commit); a new group starts at the oldest record.
         todo!("step 1: create the consumer and the dead-letter producer")
     }
 
@@ -58,7 +59,8 @@ impl OrderConsumer {
     /// leave the group. Database and broker trouble is retried, not returned.
     pub async fn run(self, stop: impl Future<Output = ()>) -> Result<()> {
         // TODO(step 1): receive records one at a time and handle each; check
-        // `stop` only between records. On stop, commit what you stored.
+        // `stop` only between records. Every `config.commit_interval`, commit
+        // what you stored (asynchronously); on stop, commit it synchronously.
         todo!("step 1: the receive loop")
     }
 

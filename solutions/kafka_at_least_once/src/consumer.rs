@@ -2,12 +2,16 @@
 //!
 //! The at-least-once recipe, and where each part lives:
 //!
-//! 1. **Offsets move only after the effect.** `enable.auto.offset.store=false`:
-//!    librdkafka's background auto-commit commits only offsets *we* stored, and
-//!    we store a record's offset after its transaction committed (or its dead
-//!    letter was acknowledged). Auto-commit stays on: it batches the commits
-//!    (one round trip per second, not per record), and what it commits is
-//!    always already done.
+//! 1. **Offsets move only after the effect, and only when we commit them.**
+//!    `enable.auto.offset.store=false`: we store a record's offset after its
+//!    transaction committed (or its dead letter was acknowledged), so what is
+//!    stored is always already done. `enable.auto.commit=false`: we commit what
+//!    is stored ourselves — every `commit_interval` in the background (one round
+//!    trip per second, not per record), and synchronously on revocation and at
+//!    shutdown. librdkafka's auto-commit would also commit on revocation and on
+//!    close; owning the commits makes each one visible in this file, the same
+//!    shape as a Java client's `commitAsync` in the loop and `commitSync` in
+//!    `onPartitionsRevoked`.
 //! 2. **One record at a time per consumer.** Records of a partition are applied
 //!    in offset order, and nothing after a record is stored before it is done,
 //!    so a committed offset never jumps over unfinished work.
@@ -20,8 +24,8 @@
 //!    Neither ever moves the offset past a record that is not done.
 //!
 //! Where duplicates still come from, and why that is fine: a crash between the
-//! commit of the effect and the offset commit (at most a second of records at
-//! the auto-commit interval), a member that lost its partitions by exceeding
+//! commit of the effect and the offset commit (at most `commit_interval` of
+//! records; a crash commits nothing on its way out), a member that lost its partitions by exceeding
 //! `max.poll.interval.ms` or the session timeout (a "zombie" still finishing a
 //! record), and producer retries without idempotence (the same event at two
 //! offsets). Every one of them ends at the dedup record.
@@ -60,14 +64,14 @@ impl ConsumerContext for CommitOnRevoke {
             // broker has them) means the next owner starts exactly where we
             // stopped, and a graceful rebalance redelivers nothing.
             debug!(count = partitions.count(), "partitions revoked; committing");
-            commit_stored(consumer, "on revocation");
+            commit_stored(consumer, CommitMode::Sync, "on revocation");
         }
     }
 }
 
 /// Commit what is stored; "nothing stored" is not an error.
-fn commit_stored<C: ConsumerContext>(consumer: &impl Consumer<C>, when: &str) {
-    match consumer.commit_consumer_state(CommitMode::Sync) {
+fn commit_stored<C: ConsumerContext>(consumer: &impl Consumer<C>, mode: CommitMode, when: &str) {
+    match consumer.commit_consumer_state(mode) {
         Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
         // The records stay uncommitted and will be redelivered: a duplicate,
         // which dedup absorbs, never a loss.
@@ -93,12 +97,13 @@ impl OrderConsumer {
             // A new group starts at the oldest record: nothing produced before
             // the first member joined is skipped.
             .set("auto.offset.reset", "earliest")
-            .set("enable.auto.commit", "true")
-            .set("auto.commit.interval.ms", "1000")
             // The line that makes this at-least-once: without it librdkafka
             // stores each offset as the record is handed to us, and the next
-            // auto-commit marks it done whether or not we ever applied it.
+            // commit marks it done whether or not we ever applied it.
             .set("enable.auto.offset.store", "false")
+            // We commit (see `run` and `CommitOnRevoke`), so that every commit
+            // is one we chose.
+            .set("enable.auto.commit", "false")
             .set("session.timeout.ms", "6000")
             .set("heartbeat.interval.ms", "1000")
             .create_with_context(CommitOnRevoke)?;
@@ -121,13 +126,31 @@ impl OrderConsumer {
     /// leave the group. Only an error storing offsets ends it early; database
     /// and broker trouble is retried.
     pub async fn run(self, stop: impl Future<Output = ()>) -> Result<()> {
+        // Two futures on this one task: the receive loop, and the background
+        // commit, which keeps going while a record is stuck (a database outage
+        // can hold one for minutes; what finished before it should not wait).
+        let result = tokio::select! {
+            result = self.receive(stop) => result,
+            never = self.commit_periodically() => match never {},
+        };
+        // Closing the consumer (on drop) revokes its partitions, so
+        // `CommitOnRevoke` commits them anyway; this commit is the one a client
+        // without a rebalance callback would depend on, and it costs nothing.
+        commit_stored(&self.consumer, CommitMode::Sync, "at shutdown");
+        // Dropping the consumer closes it: it leaves the group at once, so its
+        // partitions move without waiting for the session timeout.
+        result
+    }
+
+    /// One record at a time, until `stop`.
+    async fn receive(&self, stop: impl Future<Output = ()>) -> Result<()> {
         tokio::pin!(stop);
         loop {
             // `stop` is checked only between records: a record that started is
             // finished (or, on a crash, redelivered), never half-done.
             let received = tokio::select! {
                 biased;
-                () = &mut stop => break,
+                () = &mut stop => return Ok(()),
                 received = self.consumer.recv() => received,
             };
             match received {
@@ -140,10 +163,19 @@ impl OrderConsumer {
                 }
             }
         }
-        commit_stored(&self.consumer, "at shutdown");
-        // Dropping the consumer closes it: it leaves the group at once, so its
-        // partitions move without waiting for the session timeout.
-        Ok(())
+    }
+
+    /// Every `commit_interval`, commit what is stored. Asynchronously: nothing
+    /// waits for the broker, and a commit that fails is overtaken by the next
+    /// one (what it would have committed is redelivered at worst). Everything
+    /// stored is finished, so committing mid-record is safe.
+    async fn commit_periodically(&self) -> std::convert::Infallible {
+        let mut tick = tokio::time::interval(self.config.commit_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            commit_stored(&self.consumer, CommitMode::Async, "in the background");
+        }
     }
 
     /// One record, start to finish.
@@ -182,8 +214,9 @@ impl OrderConsumer {
                     .await;
             }
         }
-        // Only now is the record done. Storing offset+1 lets the next
-        // auto-commit (or the commit on revocation/shutdown) move past it.
+        // Only now is the record done. This stores offset + 1 (librdkafka adds
+        // the one: a committed offset names the next record to read), so the
+        // next commit moves past this record and no further.
         self.consumer.store_offset_from_message(message)?;
         Ok(())
     }

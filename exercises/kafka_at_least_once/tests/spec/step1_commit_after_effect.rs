@@ -1,6 +1,8 @@
 //! Step 1: consume, apply in order, and commit an offset only after its effect.
 
-use crate::support::{Lab, events, expected_totals};
+use std::time::Duration;
+
+use crate::support::{Lab, SETTLE, events, expected_totals};
 
 /// Every produced event is applied exactly once by a single consumer that is
 /// never disturbed, the totals match, and the group's committed offsets reach
@@ -65,7 +67,9 @@ async fn step1_each_partition_is_applied_in_offset_order() -> anyhow::Result<()>
 
 /// A consumer killed while an event's effect is still in flight has not
 /// committed that event's offset — neither before the kill nor as it goes
-/// down — and the next consumer applies it.
+/// down — and the next consumer applies it. While the effect is stuck, the
+/// background commit still commits the records before it: exactly up to the
+/// stuck one, not past it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn step1_a_consumer_killed_mid_effect_has_not_committed_that_event() -> anyhow::Result<()> {
     let lab = Lab::new(1).await?;
@@ -74,14 +78,34 @@ async fn step1_a_consumer_killed_mid_effect_has_not_committed_that_event() -> an
     let held = lab.hold("stuck").await?;
     let sent = lab.produce_to(0, &events).await?;
     let stuck_offset = sent[2].offset;
-    let mut first = lab.start("first").await?;
+    let mut first = lab
+        .start_with("first", |c| c.commit_interval = Duration::from_millis(100))
+        .await?;
 
     lab.until_someone_waits_for_a_lock().await?;
-    let while_running = lab.committed().await?[0];
-    assert!(
-        while_running.is_none_or(|c| c <= stuck_offset),
-        "while the effect of offset {stuck_offset} was in flight the group had committed {while_running:?}: \
-         an offset may be committed only after its record's effect (README step 1)"
+    // The two records before the stuck one are done: the background commit
+    // must get to them (it runs every 100 ms, also while a record is stuck).
+    let deadline = tokio::time::Instant::now() + SETTLE;
+    let while_running = loop {
+        let committed = lab.committed().await?[0];
+        if committed.is_some_and(|c| c >= stuck_offset) {
+            break committed;
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "while offset {stuck_offset} was stuck the group's commit stayed at {committed:?} for \
+             {SETTLE:?}: commit what you stored every commit_interval, in the background, also \
+             while a record is in flight (README step 1)"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        while_running,
+        Some(stuck_offset),
+        "while the effect of offset {stuck_offset} was in flight the group committed \
+         {while_running:?}: an offset may be committed only after its record's effect (README \
+         step 1). Turn off the automatic offset store (enable.auto.offset.store=false) and store \
+         each offset after its effect"
     );
 
     first.abort().await?;

@@ -9,27 +9,44 @@ use crate::support::{Lab, events, expected_totals};
 /// Records that are not valid events go to the dead-letter topic with their
 /// original bytes and key, their topic, partition and offset, and the error,
 /// in headers; the valid records around them are applied and the partition is
-/// committed past all of them.
+/// committed past all of them — a poison record at the very end included.
+/// Poison is every row of the README's table: not JSON, the wrong shape, a
+/// tombstone (no payload at all), an amount of exactly 0, an empty id.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn step5_poison_records_are_dead_lettered_with_their_origin() -> anyhow::Result<()> {
     let lab = Lab::new(1).await?;
     let good = events("e", 4, 2);
-    let poison: Vec<Vec<u8>> = vec![
-        b"not json at all \xff".to_vec(),
-        br#"{"event_id":"half","order_id":"o"}"#.to_vec(),
-        br#"{"event_id":"neg","order_id":"o","customer":"c","amount_cents":-5,"kind":"placed"}"#
-            .to_vec(),
+    let poison: Vec<Option<Vec<u8>>> = vec![
+        Some(b"not json at all \xff".to_vec()),
+        Some(br#"{"event_id":"half","order_id":"o"}"#.to_vec()),
+        Some(
+            br#"{"event_id":"neg","order_id":"o","customer":"c","amount_cents":-5,"kind":"placed"}"#
+                .to_vec(),
+        ),
+        None,
+        Some(
+            br#"{"event_id":"zero","order_id":"o","customer":"c","amount_cents":0,"kind":"placed"}"#
+                .to_vec(),
+        ),
+        Some(
+            br#"{"event_id":"","order_id":"o","customer":"c","amount_cents":5,"kind":"placed"}"#
+                .to_vec(),
+        ),
     ];
     let payloads = vec![
-        good[0].encode(),
+        Some(good[0].encode()),
         poison[0].clone(),
-        good[1].encode(),
+        Some(good[1].encode()),
         poison[1].clone(),
-        good[2].encode(),
+        Some(good[2].encode()),
         poison[2].clone(),
-        good[3].encode(),
+        Some(good[3].encode()),
+        poison[3].clone(),
+        poison[4].clone(),
+        poison[5].clone(),
     ];
-    let sent = lab.produce_raw(0, &payloads).await?;
+    let poison_at = [1, 3, 5, 7, 8, 9];
+    let sent = lab.produce_records(0, &payloads).await?;
     let mut consumer = lab.start("only").await?;
     lab.until_applied(&good, &mut [&mut consumer]).await?;
     lab.until_committed_to_the_end(&sent).await?;
@@ -46,15 +63,16 @@ async fn step5_poison_records_are_dead_lettered_with_their_origin() -> anyhow::R
         "expected one dead letter per poison record, found {}: {letters:?}",
         letters.len()
     );
-    for (letter, (bytes, at)) in letters.iter().zip([
-        (&poison[0], sent[1]),
-        (&poison[1], sent[3]),
-        (&poison[2], sent[5]),
-    ]) {
+    for (letter, (bytes, i)) in letters.iter().zip(poison.iter().zip(poison_at)) {
+        let at = sent[i];
         assert_eq!(
-            letter.payload.as_ref(),
-            Some(bytes),
-            "a dead letter carries the original bytes"
+            &letter.payload, bytes,
+            "a dead letter carries the original bytes (none, for a tombstone)"
+        );
+        assert_eq!(
+            letter.key.as_deref(),
+            Some(format!("raw-{i}").as_bytes()),
+            "a dead letter keeps the original key"
         );
         let header = |name: &str| letter.headers.get(name).cloned().unwrap_or_default();
         assert_eq!(
@@ -76,8 +94,141 @@ async fn step5_poison_records_are_dead_lettered_with_their_origin() -> anyhow::R
             !header("lab.error").is_empty(),
             "the lab.error header must say what was wrong"
         );
-        assert!(letter.key.is_some(), "a dead letter keeps the original key");
     }
+    consumer.stop().await
+}
+
+/// A dead letter counts only once the broker acknowledged it. While the
+/// dead-letter topic cannot take it (here: it does not exist yet), the poison
+/// record is retried in place — the partition waits, nothing after it is
+/// applied or committed; once the topic exists the letter lands and the
+/// partition moves on. A producer's `send` that is not awaited stores the
+/// offset of a record that is nowhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step5_a_dead_letter_is_done_only_once_the_broker_acknowledged_it() -> anyhow::Result<()> {
+    let lab = Lab::new(1).await?;
+    let good = events("e", 2, 2);
+    let payloads = vec![good[0].encode(), b"poison".to_vec(), good[1].encode()];
+    let sent = lab.produce_raw(0, &payloads).await?;
+    let mut config = lab.config();
+    config.dead_letter_topic = lab.kafka.topic_name("dead-letters-later");
+    let pool = lab.db.new_pool(4).await?;
+    let mut consumer = lab.start_configured("only", pool, config.clone())?;
+    lab.until_applied(&good[..1], &mut [&mut consumer]).await?;
+    labkit::eventually(
+        crate::support::SETTLE,
+        "the consumer to receive the poison record",
+        || {
+            let received = lab
+                .recorder
+                .points()
+                .iter()
+                .any(|(_, p)| matches!(p, Point::Received { event_id: None, .. }));
+            async move { Ok(received) }
+        },
+    )
+    .await?;
+    // Only a consumer that does not wait for the acknowledgement is fast enough
+    // to be caught by this; a right one just costs the test the wait.
+    tokio::time::sleep(crate::support::GRACE).await;
+    consumer.check_alive().await?;
+    let dead_lettered = lab
+        .recorder
+        .points()
+        .iter()
+        .any(|(_, p)| matches!(p, Point::DeadLettered { .. }));
+    assert!(
+        !dead_lettered,
+        "Point::DeadLettered was reached although the dead-letter topic does not exist: the \
+         letter was never acknowledged (README step 5: store its offset only after the dead \
+         letter is acknowledged)"
+    );
+    let committed = lab.committed().await?[0];
+    assert!(
+        committed.is_none_or(|c| c <= sent[1].offset),
+        "the group committed {committed:?}, past the poison record at offset {} whose dead \
+         letter was never delivered",
+        sent[1].offset
+    );
+    assert!(
+        !lab.applications().await?.contains_key(&good[1].event_id),
+        "the record after the poison was applied before the poison was dead-lettered"
+    );
+
+    lab.kafka.create_topic("dead-letters-later", 1).await?;
+    lab.until_applied(&good, &mut [&mut consumer]).await?;
+    lab.until_committed_to_the_end(&sent).await?;
+    let letters = lab.read_topic(&config.dead_letter_topic, 1).await?;
+    assert!(
+        letters
+            .iter()
+            .any(|l| l.payload.as_deref() == Some(b"poison".as_slice())),
+        "once the topic exists the dead letter lands there: {letters:?}"
+    );
+    consumer.stop().await
+}
+
+/// A database outage longer than any retry budget loses nothing: with pauses of
+/// 20 ms and a pool that gives up on a connection after 100 ms, the consumer
+/// has failed dozens of times after 3 s, and it still has not moved past the
+/// failing event. (Giving up after N attempts, as some frameworks do by
+/// default, turns a long outage into lost events.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step5_a_long_database_outage_is_retried_for_as_long_as_it_lasts() -> anyhow::Result<()> {
+    let lab = Lab::new(1).await?;
+    let proxy = FaultProxy::for_url(lab.db.url()).await?;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(std::time::Duration::from_millis(100))
+        .connect(proxy.url())
+        .await?;
+    let events = events("e", 6, 3);
+    let mut config = lab.config();
+    config.retry_initial = std::time::Duration::from_millis(20);
+    config.retry_max = std::time::Duration::from_millis(20);
+    let mut consumer = lab.start_configured("only", pool, config)?;
+    lab.produce_to(0, &events[..2]).await?;
+    lab.until_applied(&events[..2], &mut [&mut consumer])
+        .await?;
+
+    proxy.cut();
+    let sent = lab.produce_to(0, &events[2..]).await?;
+    let failing = events[2].event_id.clone();
+    labkit::eventually(
+        crate::support::SETTLE,
+        "the consumer to receive the failing event",
+        || {
+            let received = lab.recorder.points().iter().any(
+                |(_, p)| matches!(p, Point::Received { event_id: Some(id), .. } if *id == failing),
+            );
+            async move { Ok(received) }
+        },
+    )
+    .await?;
+    // The one wait on nothing: only a consumer that gives up is fast enough to
+    // be caught by it; a right one just costs the test 3 s.
+    tokio::time::sleep(2 * crate::support::GRACE).await;
+    consumer.check_alive().await?;
+    let committed = lab.committed().await?[0];
+    assert!(
+        committed.is_none_or(|c| c <= sent[0].offset),
+        "after 3 s of outage the group committed {committed:?}, past offset {} whose effect has \
+         not happened: a consumer that gives up on a record loses it (README step 5: keep trying)",
+        sent[0].offset
+    );
+    let applied = lab.applications().await?;
+    assert!(
+        !applied.contains_key(&events[3].event_id),
+        "an event after the failing one was applied during the outage: {applied:?}"
+    );
+
+    proxy.restore();
+    lab.until_applied(&events, &mut [&mut consumer]).await?;
+    assert_eq!(
+        lab.totals().await?,
+        expected_totals(&events),
+        "customer totals"
+    );
     consumer.stop().await
 }
 

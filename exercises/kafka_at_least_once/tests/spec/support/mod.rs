@@ -279,8 +279,29 @@ impl Lab {
         self.start_on(name, pool)
     }
 
+    /// Start a consumer with an adjusted configuration.
+    pub async fn start_with(
+        &self,
+        name: &str,
+        adjust: impl FnOnce(&mut ConsumerConfig),
+    ) -> anyhow::Result<Running> {
+        let pool = self.db.new_pool(4).await?;
+        let mut config = self.config();
+        adjust(&mut config);
+        self.start_configured(name, pool, config)
+    }
+
     pub fn start_on(&self, name: &str, pool: PgPool) -> anyhow::Result<Running> {
-        let consumer = OrderConsumer::new(self.config(), pool, self.recorder.probe(name))
+        self.start_configured(name, pool, self.config())
+    }
+
+    pub fn start_configured(
+        &self,
+        name: &str,
+        pool: PgPool,
+        config: ConsumerConfig,
+    ) -> anyhow::Result<Running> {
+        let consumer = OrderConsumer::new(config, pool, self.recorder.probe(name))
             .context("OrderConsumer::new failed")?;
         Ok(Running::spawn(name, |stop| async move {
             consumer
@@ -322,19 +343,30 @@ impl Lab {
         Ok(sent)
     }
 
-    /// Produce raw payloads to one partition, in order.
+    /// Produce raw payloads to one partition, in order, the i-th keyed `raw-<i>`.
     pub async fn produce_raw(
         &self,
         partition: i32,
         payloads: &[Vec<u8>],
     ) -> anyhow::Result<Vec<Sent>> {
+        let records: Vec<Option<Vec<u8>>> = payloads.iter().cloned().map(Some).collect();
+        self.produce_records(partition, &records).await
+    }
+
+    /// Like [`Lab::produce_raw`], where `None` is a record with no payload at
+    /// all (a tombstone).
+    pub async fn produce_records(
+        &self,
+        partition: i32,
+        payloads: &[Option<Vec<u8>>],
+    ) -> anyhow::Result<Vec<Sent>> {
         let mut sent = Vec::new();
         for (i, payload) in payloads.iter().enumerate() {
             let key = format!("raw-{i}");
-            let record = FutureRecord::to(&self.topic)
-                .partition(partition)
-                .key(&key)
-                .payload(payload);
+            let mut record = FutureRecord::to(&self.topic).partition(partition).key(&key);
+            if let Some(payload) = payload {
+                record = record.payload(payload);
+            }
             sent.push(self.send(record).await?);
         }
         Ok(sent)
