@@ -66,7 +66,8 @@ async fn create_payment(
 ) -> Result<Response, AppError> {
     // TODO(step 1): parse and validate; create the payment (201 + Location).
     // TODO(step 3): require the key, fingerprint the request, claim the key,
-    // replay a finished one (with `Idempotent-Replayed: true`).
+    // replay a finished one (with `Idempotent-Replayed: true`, and the
+    // `Location` of a replayed 201).
     todo!("step 1: api::create_payment — see README steps 1 and 3")
 }
 
@@ -78,7 +79,8 @@ pub fn validate(new: &NewPayment) -> Result<(), AppError> {
 
 /// Run a claimed request from wherever an earlier attempt stopped: create the
 /// payment, charge the processor (if configured), finish and store the answer.
-/// Refusals free the key; retryable failures give the lease back.
+/// Refusals free the key; retryable failures give the lease back; a request
+/// overtaken by a retry (409 from `advance`/`complete`) leaves the key alone.
 pub async fn process(
     state: &AppState,
     claim: Claim,

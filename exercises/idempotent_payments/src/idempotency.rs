@@ -89,7 +89,11 @@ pub async fn begin(
     todo!("step 3: idempotency::begin — see README step 3")
 }
 
-/// Record progress in the caller's transaction (steps 3–4).
+/// Record progress in the caller's transaction (steps 3–4), only if the key is
+/// still at `claim.recovery_point`. A slow request can outlive its lease while a
+/// retry takes the key over: if the other request has moved the key on, update
+/// nothing and fail with 409 (`AppError::RequestInProgress`), so the caller's
+/// transaction — the same work done twice — rolls back.
 pub async fn advance(
     tx: &mut PgConnection,
     claim: &mut Claim,
@@ -101,6 +105,8 @@ pub async fn advance(
 }
 
 /// Store the final response in the caller's transaction; duplicates replay it.
+/// Like `advance`, only if the key is still at `claim.recovery_point` (409
+/// otherwise).
 pub async fn complete(
     tx: &mut PgConnection,
     claim: &mut Claim,

@@ -3,8 +3,9 @@
 //! A payment is a payment row and two ledger entries — a debit of the source
 //! (negative) and a credit of the destination (positive) — written in the same
 //! transaction: all three or none. Balances are never stored; they are the
-//! opening balance plus the entries. No balance may go below zero, even when
-//! payments from one account arrive concurrently.
+//! opening balance plus the entries. No payment may take its source below
+//! zero, even when payments from one account arrive concurrently. (A reversal
+//! after a declined card is not checked: see README step 2.)
 
 use sqlx::PgConnection;
 

@@ -3,7 +3,8 @@
 //! Every request carries `X-Client-Id` and
 //! `Lab-Signature: t=<unix seconds>,v1=<hex>[,v1=<hex>…]`; each `v1` is
 //! HMAC-SHA256, under one of the client's active secrets, of
-//! `<t>.<METHOD>.<path and query>.<body bytes>`. Refuse (401) a missing or
+//! `<t> LF <METHOD> LF <path and query> LF <Idempotency-Key> LF <body bytes>`
+//! (see [`signed_payload`], provided). Refuse (401) a missing or
 //! unknown client, a missing or malformed header, a timestamp more than
 //! `signature_tolerance` from now, or no matching signature. Compare in
 //! constant time.
@@ -18,9 +19,19 @@ use crate::error::AppError;
 pub const CLIENT_HEADER: &str = "x-client-id";
 pub const SIGNATURE_HEADER: &str = "lab-signature";
 
-/// The bytes a signature covers.
-pub fn signed_payload(timestamp: i64, method: &str, path_and_query: &str, body: &[u8]) -> Vec<u8> {
-    let mut payload = format!("{timestamp}.{method}.{path_and_query}.").into_bytes();
+/// The bytes a signature covers (provided); `idempotency_key` is the header's
+/// exact bytes, empty when there is none. README step 5 says why the key is
+/// signed, and why the fields are separated by line feeds.
+pub fn signed_payload(
+    timestamp: i64,
+    method: &str,
+    path_and_query: &str,
+    idempotency_key: &[u8],
+    body: &[u8],
+) -> Vec<u8> {
+    let mut payload = format!("{timestamp}\n{method}\n{path_and_query}\n").into_bytes();
+    payload.extend_from_slice(idempotency_key);
+    payload.push(b'\n');
     payload.extend_from_slice(body);
     payload
 }

@@ -153,7 +153,9 @@ pub async fn process(
             idempotency::forget(&state.pool, &claim).await?;
             Err(e)
         }
-        Err(Failure::Final(e)) => Err(e),
+        // Overtaken: the key belongs to the retry that took it over, so this
+        // request leaves its lease alone.
+        Err(Failure::Final(e) | Failure::Overtaken(e)) => Err(e),
         Err(Failure::Retryable(e)) => {
             if let Err(release) = idempotency::release(&state.pool, &claim).await {
                 tracing::warn!(error = ?release, "could not release an idempotency key; its lease will expire");
@@ -170,6 +172,9 @@ enum Failure {
     Final(AppError),
     /// Outcome unknown or interrupted; a retry resumes.
     Retryable(AppError),
+    /// This request outlived its lease and a retry took the key over and moved
+    /// it on first: this one's step rolled back (see `idempotency::advance`).
+    Overtaken(AppError),
 }
 
 impl From<sqlx::Error> for Failure {
@@ -180,7 +185,12 @@ impl From<sqlx::Error> for Failure {
 
 impl From<AppError> for Failure {
     fn from(e: AppError) -> Failure {
-        Failure::Retryable(e)
+        match e {
+            // Only `advance` and `complete` answer this here: another request
+            // moved the key on.
+            e @ AppError::RequestInProgress { .. } => Failure::Overtaken(e),
+            e => Failure::Retryable(e),
+        }
     }
 }
 
@@ -314,15 +324,29 @@ fn created(payment_id: &str, body: String) -> Response {
     let mut response = (StatusCode::CREATED, body).into_response();
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if let Ok(location) = HeaderValue::from_str(&format!("/v1/payments/{payment_id}")) {
+    if let Some(location) = location_of(payment_id) {
         headers.insert(LOCATION, location);
     }
     response
 }
 
-/// The stored answer, byte for byte, marked as a replay.
+/// `Location: /v1/payments/{id}` (ids are ASCII, so this is always `Some`).
+fn location_of(payment_id: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!("/v1/payments/{payment_id}")).ok()
+}
+
+/// The stored answer, byte for byte, marked as a replay. A stored 201 is a
+/// payment, and its `Location` is rebuilt from the payment's id: the replay is
+/// the first answer, headers included.
 fn replay(stored: StoredResponse) -> Response {
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let location = if status == StatusCode::CREATED {
+        serde_json::from_str::<Payment>(&stored.body)
+            .ok()
+            .and_then(|payment| location_of(&payment.id))
+    } else {
+        None
+    };
     let content_type = if status.is_success() {
         "application/json"
     } else {
@@ -331,6 +355,9 @@ fn replay(stored: StoredResponse) -> Response {
     let mut response = (status, stored.body).into_response();
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Some(location) = location {
+        headers.insert(LOCATION, location);
+    }
     headers.insert(
         idempotency::REPLAYED_HEADER,
         HeaderValue::from_static("true"),

@@ -9,7 +9,9 @@
 //!    - `finished` → replay the stored status and body, write nothing;
 //!    - lease still running → 409 with `Retry-After` (someone is working on it);
 //!    - lease expired → take over and **resume from the recovery point** (a crash
-//!      happened; see `api::process`).
+//!      happened; see `api::process`). If the first request was only slow, it
+//!      loses at its next recovery point: progress is a compare-and-set (see
+//!      `advance`), so the work is recorded once whoever does it.
 //! 3. The claim is committed *before* the work starts, so a duplicate sees it at
 //!    once and gets its 409 instead of queueing behind the first request's locks.
 //!
@@ -212,23 +214,38 @@ pub async fn begin(
 }
 
 /// Record progress, in the caller's transaction (so progress and the work it
-/// records commit together).
+/// records commit together) — but only from the recovery point this request
+/// started the step at.
+///
+/// A lease is a promise about time, and a slow request can outlive it: stuck
+/// on a row lock for 31 s, it is still running when a retry takes the key over
+/// and starts the same step. Both then do the work; whichever records it second
+/// must not. So the update is a compare-and-set on `recovery_point`: if another
+/// request has moved the key on, nothing is updated and this fails with 409
+/// `RequestInProgress`, and the caller's transaction — the duplicate work —
+/// rolls back. (The row lock the update takes also makes the loser wait for the
+/// winner's commit, then see its new recovery point.)
 pub async fn advance(
     tx: &mut PgConnection,
     claim: &mut Claim,
     point: RecoveryPoint,
     payment_id: Option<&str>,
 ) -> Result<(), AppError> {
-    sqlx::query(
+    let updated = sqlx::query(
         "UPDATE idempotency_keys SET recovery_point = $3, payment_id = COALESCE($4, payment_id)
-         WHERE client_id = $1 AND key = $2",
+         WHERE client_id = $1 AND key = $2 AND recovery_point = $5",
     )
     .bind(&claim.client_id)
     .bind(&claim.key)
     .bind(point.as_str())
     .bind(payment_id)
+    .bind(claim.recovery_point.as_str())
     .execute(&mut *tx)
-    .await?;
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        return Err(overtaken());
+    }
     claim.recovery_point = point;
     if let Some(id) = payment_id {
         claim.payment_id = Some(id.to_string());
@@ -236,35 +253,60 @@ pub async fn advance(
     Ok(())
 }
 
-/// Store the final response, in the caller's transaction; later duplicates replay it.
+/// Store the final response, in the caller's transaction; later duplicates
+/// replay it. A compare-and-set like `advance`: a request that was overtaken
+/// (say, two of them both told "declined") stores nothing and its transaction
+/// — the second reversal — rolls back.
 pub async fn complete(
     tx: &mut PgConnection,
     claim: &mut Claim,
     status: u16,
     body: &str,
 ) -> Result<(), AppError> {
-    sqlx::query(
+    let updated = sqlx::query(
         "UPDATE idempotency_keys
          SET recovery_point = 'finished', response_status = $3, response_body = $4, locked_until_ms = NULL
-         WHERE client_id = $1 AND key = $2",
+         WHERE client_id = $1 AND key = $2 AND recovery_point = $5",
     )
     .bind(&claim.client_id)
     .bind(&claim.key)
     .bind(i32::from(status))
     .bind(body)
+    .bind(claim.recovery_point.as_str())
     .execute(&mut *tx)
-    .await?;
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        return Err(overtaken());
+    }
     claim.recovery_point = RecoveryPoint::Finished;
     Ok(())
 }
 
+/// What a request answers when a retry took its key over and moved it on: the
+/// key is in other hands, so "in progress"; asking again gets the other
+/// request's answer once it has one.
+fn overtaken() -> AppError {
+    AppError::RequestInProgress {
+        retry_after_secs: 1,
+    }
+}
+
 /// Give the key back after a retryable failure: the next retry may resume at once.
+/// Only while the key is still where this request left it: a request that was
+/// overtaken (a retry took the key over and moved it on) must not free the
+/// lease of the request now holding it. (A retry that took over but has not
+/// moved the key yet shares the recovery point, and its lease can still be
+/// freed early; the compare-and-set in `advance` and `complete` keeps that to
+/// a 409, never a second payment. Production would store a lease owner.)
 pub async fn release(pool: &PgPool, claim: &Claim) -> Result<(), AppError> {
     sqlx::query(
-        "UPDATE idempotency_keys SET locked_until_ms = NULL WHERE client_id = $1 AND key = $2",
+        "UPDATE idempotency_keys SET locked_until_ms = NULL
+         WHERE client_id = $1 AND key = $2 AND recovery_point = $3",
     )
     .bind(&claim.client_id)
     .bind(&claim.key)
+    .bind(claim.recovery_point.as_str())
     .execute(pool)
     .await?;
     Ok(())
@@ -284,6 +326,12 @@ pub async fn forget(pool: &PgPool, claim: &Claim) -> Result<(), AppError> {
 /// The reaper: delete finished keys older than `retention`; returns how many.
 /// Run it periodically (every few minutes). Keys abandoned mid-flight are left
 /// for reconciliation, not deleted: they may hold a charge nobody recorded yet.
+///
+/// Age counts from the key's first use (`created_ms`), as Stripe's 24 hours
+/// do. A key that only finishes late in that time — a retry after a long
+/// outage — is therefore kept for less after finishing, and a replay after
+/// it is gone runs again. Production would also record when a key finished
+/// and reap by that.
 pub async fn reap(pool: &PgPool, now_ms: i64, retention: Duration) -> Result<u64, AppError> {
     let cutoff = now_ms.saturating_sub(i64::try_from(retention.as_millis()).unwrap_or(i64::MAX));
     let deleted = sqlx::query(

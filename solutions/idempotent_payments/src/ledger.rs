@@ -5,7 +5,14 @@
 //! and a credit of the destination, written in the **same transaction** as the
 //! payment row: either all three exist or none does. All entries therefore sum
 //! to zero, and every balance — opening balance plus the account's entries —
-//! is exactly what the payments say. No balance ever goes below zero.
+//! is exactly what the payments say. No payment is made that its source cannot
+//! cover at that moment, so payments never overdraw an account.
+//!
+//! One movement is not checked: the reversal after a declined card. It debits
+//! the destination unconditionally, and if the destination has already spent
+//! the money the pending payment credited, it goes below zero. The exercise
+//! accepts that; production holds incoming funds (an "available" balance that
+//! leaves out pending credits) until the charge succeeds.
 //!
 //! ## Why a row lock
 //! "Check the balance, then write the debit" is a race: two concurrent payments
@@ -97,7 +104,8 @@ pub async fn create_payment(
 }
 
 /// Undo a payment's movement with two opposite entries (never by deleting), and
-/// mark it failed. Used when the card is declined.
+/// mark it failed. Used when the card is declined. Not balance-checked: a
+/// decline cannot be refused (see the module's note on held funds).
 pub async fn reverse(tx: &mut PgConnection, payment_id: &str) -> Result<(), AppError> {
     let row =
         sqlx::query("SELECT source, destination, amount FROM payments WHERE id = $1 FOR UPDATE")

@@ -5,15 +5,36 @@
 //! HMAC-SHA256, under one of the client's secrets, of
 //!
 //! ```text
-//! <t> "." <METHOD> "." <path and query> "." <body bytes>
+//! <t> LF <METHOD> LF <path and query> LF <Idempotency-Key, or nothing> LF <body bytes>
 //! ```
 //!
 //! What each part defends against:
 //! * the **HMAC** — forgery and tampering: without the secret nobody can produce
-//!   a valid signature, and changing one byte of method, path or body breaks it;
+//!   a valid signature, and changing one byte of method, path, key or body
+//!   breaks it;
 //! * the **timestamp** (±5 minutes) — replaying a captured request later;
-//! * the **idempotency key** — replaying it *within* those 5 minutes: the replay
-//!   is answered from the stored response and never executed again.
+//! * the **idempotency key, signed** — replaying it *within* those 5 minutes.
+//!   Because the key is part of the signed bytes, a replay must carry the
+//!   captured key, so it is answered from that key's stored response and never
+//!   executed again. Were the key left out, an attacker could resend the
+//!   captured body under a fresh key of their own and the service would run the
+//!   payment a second time: the key would defend against honest retries only.
+//!
+//! Why line feeds between the fields: none of the first four can contain one
+//! (HTTP forbids them in a request target and in header values), so two
+//! different requests can never produce the same signed bytes. With `.` as the
+//! separator a key containing a dot could trade bytes with the body: key `k`
+//! with body `A.B` would sign the same bytes as key `k.A` with body `B`.
+//!
+//! The alternative to signing the key is to remember every accepted signature
+//! for the tolerance window and refuse it a second time. That also closes the
+//! hole, but costs a write on every request (reads included) and a second store
+//! to clean; signing the key costs nothing, because the idempotency record is
+//! already that store. It relies on one thing: a completed key is kept longer
+//! than the tolerance (24 h against 5 minutes), so a valid signature never
+//! outlives the record that answers its replay. (Retention counts from a key's
+//! first use, so a key that finishes in the last five minutes of its 24 hours
+//! falls short; production reaps by finishing time.)
 //!
 //! What they do not defend against: someone who steals a secret (rotate it; two
 //! secrets may be active at once so rotation needs no downtime), someone who can
@@ -33,13 +54,23 @@ use sha2::Sha256;
 
 use crate::app::AppState;
 use crate::error::AppError;
+use crate::idempotency;
 
 pub const CLIENT_HEADER: &str = "x-client-id";
 pub const SIGNATURE_HEADER: &str = "lab-signature";
 
-/// The bytes a signature covers.
-pub fn signed_payload(timestamp: i64, method: &str, path_and_query: &str, body: &[u8]) -> Vec<u8> {
-    let mut payload = format!("{timestamp}.{method}.{path_and_query}.").into_bytes();
+/// The bytes a signature covers; `idempotency_key` is the header's exact bytes,
+/// empty when there is none (reads carry no key).
+pub fn signed_payload(
+    timestamp: i64,
+    method: &str,
+    path_and_query: &str,
+    idempotency_key: &[u8],
+    body: &[u8],
+) -> Vec<u8> {
+    let mut payload = format!("{timestamp}\n{method}\n{path_and_query}\n").into_bytes();
+    payload.extend_from_slice(idempotency_key);
+    payload.push(b'\n');
     payload.extend_from_slice(body);
     payload
 }
@@ -99,7 +130,12 @@ pub async fn verify(
                 limit: state.config.body_limit,
             })?;
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let payload = signed_payload(timestamp, parts.method.as_str(), path, &bytes);
+    // The same header the idempotency layer reads (the first, if repeated).
+    let key = parts
+        .headers
+        .get(idempotency::HEADER)
+        .map_or(&[][..], |v| v.as_bytes());
+    let payload = signed_payload(timestamp, parts.method.as_str(), path, key, &bytes);
 
     let valid = secrets.iter().any(|secret| {
         signatures.iter().any(|candidate| {

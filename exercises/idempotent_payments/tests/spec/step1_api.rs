@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::support::{OTHER_CLIENT, OTHER_SECRET, TestApp, TestRequest, payment};
+use crate::support::{OTHER_CLIENT, OTHER_SECRET, TestApp, TestRequest, TestResponse, payment};
 
 async fn app_with_accounts() -> anyhow::Result<TestApp> {
     let app = TestApp::new().await?;
@@ -134,6 +134,210 @@ async fn step1_pages_list_every_payment_once_newest_first_while_others_are_inser
         "README step 1: pages hold the 25 payments that existed when paging began, newest first, \
          each exactly once — none repeated, none skipped"
     );
+    Ok(())
+}
+
+/// The ids of a list's payments, in the order listed.
+fn listed(response: &TestResponse) -> Vec<String> {
+    response.json()["data"]
+        .as_array()
+        .expect("data is a list")
+        .iter()
+        .map(|p| p["id"].as_str().expect("an id").to_string())
+        .collect()
+}
+
+/// A client's list holds its own payments and nobody else's, and another
+/// client's payment id is no cursor for it (422, like an unknown one): a
+/// tenant never sees, nor learns of, another tenant's payments.
+#[tokio::test]
+async fn step1_a_client_lists_only_its_own_payments_and_pages_only_from_its_own()
+-> anyhow::Result<()> {
+    let app = app_with_accounts().await?;
+    let mut ids = Vec::new();
+    // client-a, client-b, client-a: the other client's payment lies between.
+    for (i, other) in [false, true, false].into_iter().enumerate() {
+        let mut request =
+            TestRequest::post("/v1/payments", &payment(100, "acct_alice", "acct_bob"))
+                .idempotency_key(&format!("key-{i}"));
+        if other {
+            request = request.signed_by(OTHER_CLIENT, OTHER_SECRET);
+        }
+        let created = app.send(request).await;
+        assert_eq!(created.status, 201, "{}", created.text());
+        ids.push(created.json()["id"].as_str().expect("an id").to_string());
+    }
+    let (mine, theirs) = (vec![ids[2].clone(), ids[0].clone()], ids[1].clone());
+
+    let my_list = app.get("/v1/payments").await;
+    assert_eq!(my_list.status, 200, "{}", my_list.text());
+    assert_eq!(
+        listed(&my_list),
+        mine,
+        "README step 1: client-a's list holds client-a's payments only, newest first \
+         (client-b's {theirs} must not appear)"
+    );
+    let their_list = app
+        .send(TestRequest::get("/v1/payments").signed_by(OTHER_CLIENT, OTHER_SECRET))
+        .await;
+    assert_eq!(their_list.status, 200, "{}", their_list.text());
+    assert_eq!(
+        listed(&their_list),
+        vec![theirs.clone()],
+        "README step 1: client-b's list holds client-b's payment only"
+    );
+
+    let from_mine = app
+        .get(&format!("/v1/payments?starting_after={}", mine[0]))
+        .await;
+    assert_eq!(from_mine.status, 200, "{}", from_mine.text());
+    assert_eq!(
+        listed(&from_mine),
+        vec![mine[1].clone()],
+        "a client pages on from its own payment"
+    );
+    let across = [
+        (
+            "client-a paging from client-b's payment",
+            TestRequest::get(&format!("/v1/payments?starting_after={theirs}")),
+        ),
+        (
+            "client-b paging from client-a's payment",
+            TestRequest::get(&format!("/v1/payments?starting_after={}", mine[0]))
+                .signed_by(OTHER_CLIENT, OTHER_SECRET),
+        ),
+    ];
+    for (what, request) in across {
+        let response = app.send(request).await;
+        assert_eq!(
+            response.status,
+            422,
+            "README step 1: another client's payment id is an unknown cursor ({what}); a page \
+             would tell the caller that the payment exists: {}",
+            response.text()
+        );
+        assert_eq!(
+            response.problem_type(),
+            "/problems/invalid-request",
+            "{what}"
+        );
+    }
+    Ok(())
+}
+
+/// `has_more` is true exactly when a next page exists — a last page that is
+/// exactly full says false — and every page size from 1 to 100 is accepted,
+/// both ends included.
+#[tokio::test]
+async fn step1_has_more_is_true_exactly_when_a_next_page_exists() -> anyhow::Result<()> {
+    let app = app_with_accounts().await?;
+    for i in 0..10 {
+        let created = app
+            .pay(
+                &format!("key-{i}"),
+                &payment(100 + i, "acct_alice", "acct_bob"),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text());
+    }
+    // (limit, payments on the page, has_more) over the 10 payments: around 10,
+    // and at both ends of 1..=100.
+    for (limit, rows, more) in [
+        (1, 1, true),
+        (9, 9, true),
+        (10, 10, false),
+        (11, 10, false),
+        (100, 10, false),
+    ] {
+        let response = app.get(&format!("/v1/payments?limit={limit}")).await;
+        assert_eq!(
+            response.status,
+            200,
+            "README bad input: limit={limit} lies in 1..=100 and must be accepted: {}",
+            response.text()
+        );
+        let body = response.json();
+        assert_eq!(
+            body["data"].as_array().map(Vec::len),
+            Some(rows),
+            "limit={limit} over 10 payments: a page holds {rows}"
+        );
+        assert_eq!(
+            body["has_more"], more,
+            "README step 1: limit={limit} over 10 payments: has_more must be {more}"
+        );
+    }
+
+    // Two pages of five: the second is full, and it is the last.
+    let first = app.get("/v1/payments?limit=5").await.json();
+    assert_eq!(
+        first["has_more"], true,
+        "five more payments follow: {first}"
+    );
+    let cursor = first["data"][4]["id"]
+        .as_str()
+        .expect("a fifth payment on the first page")
+        .to_string();
+    let second = app
+        .get(&format!("/v1/payments?limit=5&starting_after={cursor}"))
+        .await;
+    assert_eq!(second.status, 200, "{}", second.text());
+    let second = second.json();
+    assert_eq!(
+        second["data"].as_array().map(Vec::len),
+        Some(5),
+        "the last five payments: {second}"
+    );
+    assert_eq!(
+        second["has_more"], false,
+        "README step 1: the page that holds the last payment says has_more: false, \
+         even when it is exactly full (a client told true asks for an empty page)"
+    );
+    Ok(())
+}
+
+/// The limits themselves are accepted: an amount of exactly 10,000,000,000,
+/// and a description of exactly 500 characters — characters, not bytes: 500
+/// of a two-byte letter pass, 501 do not.
+#[tokio::test]
+async fn step1_the_largest_amount_and_a_500_character_description_are_accepted()
+-> anyhow::Result<()> {
+    let app = app_with_accounts().await?;
+    app.account("acct_rich", "USD", 10_000_000_000).await?;
+    let largest = app
+        .pay("largest", &payment(10_000_000_000, "acct_rich", "acct_bob"))
+        .await;
+    assert_eq!(
+        largest.status,
+        201,
+        "README bad input: only an amount above 10,000,000,000 is refused; exactly that \
+         much is accepted: {}",
+        largest.text()
+    );
+    assert_eq!(largest.json()["amount"], 10_000_000_000_i64);
+
+    let described = |text: String| {
+        let mut body = payment(100, "acct_alice", "acct_bob");
+        body["description"] = json!(text);
+        body
+    };
+    let longest = app.pay("e-acute-500", &described("é".repeat(500))).await;
+    assert_eq!(
+        longest.status,
+        201,
+        "README bad input: a description of 500 characters is accepted, whatever its size \
+         in bytes (500 'é' are 1,000 bytes): {}",
+        longest.text()
+    );
+    assert_eq!(longest.json()["description"], "é".repeat(500));
+    let over = app.pay("e-acute-501", &described("é".repeat(501))).await;
+    assert_eq!(
+        over.status,
+        422,
+        "README bad input: 501 characters are over the limit: {}",
+        over.text()
+    );
+    assert_eq!(over.problem_type(), "/problems/invalid-request");
     Ok(())
 }
 

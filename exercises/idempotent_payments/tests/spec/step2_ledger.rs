@@ -2,11 +2,12 @@
 //! written in its own transaction, and no account is ever overdrawn.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
-use crate::support::{TestApp, payment};
+use crate::support::{TestApp, pay_in_background, payment};
 
 /// A payment debits its source and credits its destination by its amount, and
 /// the balances the API reports follow.
@@ -118,6 +119,53 @@ async fn step2_concurrent_payments_never_overdraw_an_account() -> anyhow::Result
         app.balance("acct_alice").await,
         0,
         "the account must never go below zero"
+    );
+    assert_eq!(app.ledger_sum().await, 0);
+    Ok(())
+}
+
+/// Two payments going opposite ways between the same two accounts, at the same
+/// time, both succeed. Locking the source and then the destination deadlocks
+/// them — each holds the row the other waits for, and Postgres aborts one — so
+/// the two rows are locked in one order whatever the direction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn step2_payments_going_opposite_ways_between_two_accounts_do_not_deadlock()
+-> anyhow::Result<()> {
+    let app = Arc::new(TestApp::new().await?);
+    app.account("acct_alice", "USD", 1_000).await?;
+    app.account("acct_bob", "USD", 1_000).await?;
+    // Hold alice's row, and queue alice→bob behind it first, then bob→alice:
+    // with source-first locking the second holds bob's row while it waits.
+    let mut hold = app.db.pool().begin().await?;
+    sqlx::query("SELECT 1 FROM accounts WHERE id = 'acct_alice' FOR UPDATE")
+        .execute(&mut *hold)
+        .await?;
+    let mut to_bob = pay_in_background(&app, "to-bob", &payment(100, "acct_alice", "acct_bob"));
+    app.until_lock_waiters(1, "alice→bob to wait at alice's row", &mut to_bob)
+        .await?;
+    let mut to_alice = pay_in_background(&app, "to-alice", &payment(100, "acct_bob", "acct_alice"));
+    app.until_lock_waiters(2, "bob→alice to wait at a row too", &mut to_alice)
+        .await?;
+    hold.commit().await?;
+
+    let to_bob = labkit::within(Duration::from_secs(15), "alice→bob's answer", to_bob).await??;
+    let to_alice =
+        labkit::within(Duration::from_secs(15), "bob→alice's answer", to_alice).await??;
+    assert_eq!(
+        (to_bob.status, to_alice.status),
+        (201, 201),
+        "README step 2: payments going opposite ways must not deadlock (lock both accounts \
+         in one order, e.g. by id): {} / {}",
+        to_bob.text(),
+        to_alice.text()
+    );
+    assert_eq!(
+        (
+            app.balance("acct_alice").await,
+            app.balance("acct_bob").await
+        ),
+        (1_000, 1_000),
+        "100 each way"
     );
     assert_eq!(app.ledger_sum().await, 0);
     Ok(())

@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde_json::json;
+
 use crate::support::{OTHER_CLIENT, OTHER_SECRET, TestApp, TestRequest, payment};
 
 async fn app_with_accounts() -> anyhow::Result<TestApp> {
@@ -49,14 +51,19 @@ async fn step3_a_missing_empty_or_overlong_key_is_400_and_writes_nothing() -> an
     Ok(())
 }
 
-/// Sending the same request again with the same key returns the stored status
-/// and body, marked `Idempotent-Replayed: true`, and writes nothing new.
+/// Sending the same request again with the same key returns the stored status,
+/// body and `Location`, marked `Idempotent-Replayed: true`, and writes nothing
+/// new.
 #[tokio::test]
 async fn step3_a_retry_replays_the_stored_response_and_writes_nothing() -> anyhow::Result<()> {
     let app = app_with_accounts().await?;
     let body = payment(700, "acct_alice", "acct_bob");
     let first = app.pay("retry-me", &body).await;
     assert_eq!(first.status, 201, "{}", first.text());
+    let location = format!(
+        "/v1/payments/{}",
+        first.json()["id"].as_str().expect("an id")
+    );
     let written = app.written().await;
     for _ in 0..3 {
         let again = app.pay("retry-me", &body).await;
@@ -65,6 +72,12 @@ async fn step3_a_retry_replays_the_stored_response_and_writes_nothing() -> anyho
             again.json(),
             first.json(),
             "a replay returns the original body, same payment id"
+        );
+        assert_eq!(
+            again.header("location"),
+            Some(location.as_str()),
+            "README: every answer after the first is the first answer replayed — its \
+             Location header too"
         );
         assert_eq!(
             again.header("idempotent-replayed"),
@@ -85,24 +98,40 @@ async fn step3_a_retry_replays_the_stored_response_and_writes_nothing() -> anyho
     Ok(())
 }
 
-/// The same key with a different request is 422 — never the old response.
+/// The same key with a different request is 422 — never the old response —
+/// whichever field differs: the fingerprint covers the whole request.
 #[tokio::test]
 async fn step3_the_same_key_with_a_different_request_is_422() -> anyhow::Result<()> {
     let app = app_with_accounts().await?;
-    assert_eq!(
-        app.pay("k", &payment(100, "acct_alice", "acct_bob"))
-            .await
-            .status,
-        201
-    );
-    let different = app.pay("k", &payment(999, "acct_alice", "acct_bob")).await;
-    assert_eq!(
-        different.status,
-        422,
-        "README step 3: fingerprint the request: {}",
-        different.text()
-    );
-    assert_eq!(different.problem_type(), "/problems/idempotency-key-reused");
+    app.account("acct_carol", "USD", 1_000).await?;
+    let original = payment(100, "acct_alice", "acct_bob");
+    assert_eq!(app.pay("k", &original).await.status, 201);
+    let changed = |field: &str, value: serde_json::Value| {
+        let mut body = original.clone();
+        body[field] = value;
+        body
+    };
+    for (what, body) in [
+        ("amount", changed("amount", json!(999))),
+        ("description", changed("description", json!("another note"))),
+        ("currency", changed("currency", json!("EUR"))),
+        ("source", changed("source", json!("acct_carol"))),
+        ("destination", changed("destination", json!("acct_carol"))),
+    ] {
+        let different = app.pay("k", &body).await;
+        assert_eq!(
+            different.status,
+            422,
+            "README step 3: the same key with a different {what} is a different request, \
+             refused — not the old payment replayed: {}",
+            different.text()
+        );
+        assert_eq!(
+            different.problem_type(),
+            "/problems/idempotency-key-reused",
+            "a different {what}"
+        );
+    }
     assert_eq!(app.count("payments").await, 1);
     Ok(())
 }
@@ -209,8 +238,9 @@ async fn step3_a_duplicate_while_the_first_is_in_flight_gets_409_with_retry_afte
     Ok(())
 }
 
-/// Twenty identical requests at the same moment make exactly one payment; each
-/// answer is the payment (first or replayed) or a 409.
+/// Twenty identical requests at the same moment make exactly one payment and
+/// one idempotency record; each answer is the payment (first or replayed) or a
+/// 409.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn step3_twenty_concurrent_identical_requests_make_one_payment() -> anyhow::Result<()> {
     for round in 0..3 {
@@ -239,6 +269,12 @@ async fn step3_twenty_concurrent_identical_requests_make_one_payment() -> anyhow
             "round {round}: README step 3: one key, one payment, even all at once (statuses {statuses:?})"
         );
         assert_eq!(app.balance("acct_alice").await, 1_000_000 - 250);
+        assert_eq!(
+            app.count("idempotency_keys").await,
+            1,
+            "round {round}: README step 3: one key, one record — two requests that both \
+             found no record and both inserted one race each other from then on"
+        );
     }
     Ok(())
 }

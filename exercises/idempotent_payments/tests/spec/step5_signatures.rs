@@ -1,10 +1,12 @@
 //! Step 5 — replay attacks: requests are signed (HMAC-SHA256 over the timestamp,
-//! method, path and body); anything unsigned, altered, stale or signed with an
-//! unknown key is 401; two secrets may be active during a rotation; and a
-//! captured request replayed within the window is answered from the idempotency
-//! record, never executed again.
+//! method, path, Idempotency-Key and body); anything unsigned, altered, stale or
+//! signed with an unknown key is 401; two secrets may be active during a
+//! rotation; and a captured request replayed within the window is answered from
+//! the idempotency record, never executed again — under a fresh key it is 401.
 
-use crate::support::{CLIENT, SECRET, TestApp, TestRequest, payment, signature};
+use crate::support::{
+    CLIENT, OTHER_CLIENT, OTHER_SECRET, SECRET, Signed, TestApp, TestRequest, payment, signature,
+};
 
 async fn app_with_accounts() -> anyhow::Result<TestApp> {
     let app = TestApp::new().await?;
@@ -56,12 +58,20 @@ async fn step5_unsigned_requests_are_refused() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The timestamp must lie within five minutes of the server's clock, either way.
+/// The timestamp must lie within five minutes of the server's clock, either way:
+/// exactly 300 s off is still inside, 301 s is not.
 #[tokio::test]
 async fn step5_a_timestamp_outside_five_minutes_is_refused() -> anyhow::Result<()> {
     let app = app_with_accounts().await?;
     let now = app.clock_secs();
-    for (offset, ok) in [(-301, false), (301, false), (-299, true), (299, true)] {
+    for (offset, ok) in [
+        (-301, false),
+        (301, false),
+        (-300, true),
+        (300, true),
+        (-299, true),
+        (299, true),
+    ] {
         let response = app
             .send(TestRequest::get("/v1/payments").at(now + offset))
             .await;
@@ -79,44 +89,65 @@ async fn step5_a_timestamp_outside_five_minutes_is_refused() -> anyhow::Result<(
     Ok(())
 }
 
-/// A signature covers the exact method, path and body: change one byte of any
-/// and it no longer matches.
+/// A signature covers the exact method, path, Idempotency-Key and body: change
+/// one byte of any and it no longer matches.
 #[tokio::test]
 async fn step5_changing_any_byte_of_the_request_breaks_the_signature() -> anyhow::Result<()> {
     let app = app_with_accounts().await?;
     let now = app.clock_secs();
     let body = payment(100, "acct_alice", "acct_bob").to_string();
-    let signed_for = |method: &str, path: &str, bytes: &str| {
-        signature(SECRET, now, method, path, bytes.as_bytes())
+    let signed_for = |method: &str, path: &str, key: &str, bytes: &str| {
+        signature(
+            SECRET,
+            Signed {
+                timestamp: now,
+                method,
+                path,
+                key,
+                body: bytes.as_bytes(),
+            },
+        )
     };
     let tampered = body.replace("100", "900");
+    // (what changed, method, path, key, body, and a signature of the original)
     let cases = [
         (
             "the body",
             "POST",
             "/v1/payments",
+            "k",
             tampered.clone(),
-            signed_for("POST", "/v1/payments", &body),
+            signed_for("POST", "/v1/payments", "k", &body),
         ),
         (
             "the path",
             "POST",
             "/v1/payments?x=1",
+            "k",
             body.clone(),
-            signed_for("POST", "/v1/payments", &body),
+            signed_for("POST", "/v1/payments", "k", &body),
         ),
         (
             "the method",
             "GET",
             "/v1/payments",
+            "k",
             String::new(),
-            signed_for("POST", "/v1/payments", ""),
+            signed_for("POST", "/v1/payments", "k", ""),
+        ),
+        (
+            "the Idempotency-Key",
+            "POST",
+            "/v1/payments",
+            "k2",
+            body.clone(),
+            signed_for("POST", "/v1/payments", "k", &body),
         ),
     ];
-    for (what, method, path, bytes, sig) in cases {
+    for (what, method, path, key, bytes, sig) in cases {
         let mut request = TestRequest::post_raw(path, bytes.into_bytes())
             .unsigned()
-            .idempotency_key("k");
+            .idempotency_key(key);
         request.method = method.into();
         let request = request
             .header("x-client-id", CLIENT)
@@ -131,7 +162,7 @@ async fn step5_changing_any_byte_of_the_request_breaks_the_signature() -> anyhow
 }
 
 /// An unknown client, or a signature made with a secret the client does not
-/// have, is refused.
+/// have — another client's secret included — is refused, and writes nothing.
 #[tokio::test]
 async fn step5_an_unknown_client_or_a_wrong_secret_is_refused() -> anyhow::Result<()> {
     let app = app_with_accounts().await?;
@@ -143,6 +174,36 @@ async fn step5_an_unknown_client_or_a_wrong_secret_is_refused() -> anyhow::Resul
         .send(TestRequest::get("/v1/payments").signed_by(CLIENT, "not-the-secret"))
         .await;
     assert_unauthenticated(&wrong, "a signature under the wrong secret");
+
+    // Only *the client's* secrets count: a secret of another client would let
+    // one tenant act as another.
+    let body = payment(100, "acct_alice", "acct_bob");
+    let cases = [
+        (
+            "a read naming client-a, signed with client-b's secret",
+            TestRequest::get("/v1/payments").signed_by(CLIENT, OTHER_SECRET),
+        ),
+        (
+            "a payment naming client-a, signed with client-b's secret",
+            TestRequest::post("/v1/payments", &body)
+                .idempotency_key("impersonated")
+                .signed_by(CLIENT, OTHER_SECRET),
+        ),
+        (
+            "a payment naming client-b, signed with client-a's secret",
+            TestRequest::post("/v1/payments", &body)
+                .idempotency_key("impersonated")
+                .signed_by(OTHER_CLIENT, SECRET),
+        ),
+    ];
+    for (what, request) in cases {
+        assert_unauthenticated(&app.send(request).await, what);
+    }
+    assert_eq!(
+        app.written().await,
+        (0, 0, 0),
+        "README step 5: nothing is written for a request under another client's secret"
+    );
     Ok(())
 }
 
@@ -173,20 +234,40 @@ async fn step5_two_secrets_can_be_active_during_a_rotation() -> anyhow::Result<(
     );
 
     let now = app.clock_secs();
-    let both = format!(
-        "t={now},v1={},v1={}",
-        signature("retired-secret", now, "GET", "/v1/payments", b""),
-        signature("new-secret", now, "GET", "/v1/payments", b"")
+    let read = Signed {
+        timestamp: now,
+        method: "GET",
+        path: "/v1/payments",
+        key: "",
+        body: b"",
+    };
+    let (valid, stale) = (
+        signature("new-secret", read),
+        signature("retired-secret", read),
     );
-    let request = TestRequest::get("/v1/payments")
-        .unsigned()
-        .header("x-client-id", CLIENT)
-        .header("lab-signature", &both);
-    assert_eq!(
-        app.send(request).await.status,
-        200,
-        "one matching signature among several is enough"
-    );
+    let garbage = "00".repeat(32);
+    // Wherever the matching signature stands among several, it is enough.
+    for (place, signatures) in [
+        ("last", format!("v1={stale},v1={valid}")),
+        ("first", format!("v1={valid},v1={stale}")),
+        (
+            "in the middle",
+            format!("v1={garbage},v1={valid},v1={stale}"),
+        ),
+    ] {
+        let request = TestRequest::get("/v1/payments")
+            .unsigned()
+            .header("x-client-id", CLIENT)
+            .header("lab-signature", &format!("t={now},{signatures}"));
+        let response = app.send(request).await;
+        assert_eq!(
+            response.status,
+            200,
+            "README step 5: one matching signature among several is enough, wherever it \
+             stands (here {place}): {}",
+            response.text()
+        );
+    }
 
     let retired = app
         .send(TestRequest::get("/v1/payments").signed_by(CLIENT, "retired-secret"))
@@ -229,4 +310,79 @@ async fn step5_a_captured_request_replayed_is_answered_from_the_record_or_refuse
         "paid once"
     );
     Ok(())
+}
+
+/// The attack the signed key stops: a captured signed payment resent within the
+/// window under a fresh Idempotency-Key of the attacker's choosing. Its
+/// signature does not cover the new key, so it is refused, and the payment runs
+/// once.
+#[tokio::test]
+async fn step5_a_captured_request_resent_under_a_fresh_key_is_refused() -> anyhow::Result<()> {
+    let app = app_with_accounts().await?;
+    let now = app.clock_secs();
+    let body = payment(1_234, "acct_alice", "acct_bob").to_string();
+    let captured_signature = signature(
+        SECRET,
+        Signed {
+            timestamp: now,
+            method: "POST",
+            path: "/v1/payments",
+            key: "captured",
+            body: body.as_bytes(),
+        },
+    );
+    let resend = |key: &str| {
+        TestRequest::post_raw("/v1/payments", body.clone().into_bytes())
+            .unsigned()
+            .idempotency_key(key)
+            .header("x-client-id", CLIENT)
+            .header("lab-signature", &format!("t={now},v1={captured_signature}"))
+    };
+
+    let original = app.send(resend("captured")).await;
+    assert_eq!(
+        original.status,
+        201,
+        "the genuine request: {}",
+        original.text()
+    );
+    app.clock.advance(std::time::Duration::from_secs(60));
+    let attack = app.send(resend("attacker-chosen")).await;
+    assert_unauthenticated(
+        &attack,
+        "the captured signature with a fresh Idempotency-Key (the key must be signed)",
+    );
+    assert_eq!(app.count("payments").await, 1, "the payment ran once");
+    assert_eq!(
+        app.balance("acct_alice").await,
+        1_000_000 - 1_234,
+        "paid once"
+    );
+    Ok(())
+}
+
+/// `signing::sign` is what a client library calls: hex HMAC-SHA256 of the
+/// signed bytes, equal to the test's own, independent computation.
+#[test]
+fn step5_sign_computes_the_signature_a_client_sends() {
+    let body = br#"{"amount":1}"#;
+    let signed = Signed {
+        timestamp: 1_700_000_000,
+        method: "POST",
+        path: "/v1/payments",
+        key: "k-1",
+        body,
+    };
+    let payload = idempotent_payments::signing::signed_payload(
+        signed.timestamp,
+        signed.method,
+        signed.path,
+        signed.key.as_bytes(),
+        signed.body,
+    );
+    assert_eq!(
+        idempotent_payments::signing::sign(SECRET, &payload),
+        signature(SECRET, signed),
+        "README step 5: v1 = hex(HMAC-SHA256(secret, signed bytes))"
+    );
 }

@@ -5,6 +5,7 @@ pub mod processor;
 pub mod service;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -15,6 +16,7 @@ use http_body_util::BodyExt;
 use idempotent_payments::{AppConfig, AppState, ManualClock};
 use serde_json::{Value, json};
 use sha2::Sha256;
+use tokio::task::JoinHandle;
 use tower::ServiceExt;
 
 /// The API client most tests act as, and its signing secret.
@@ -34,32 +36,41 @@ pub fn clients() -> HashMap<String, Vec<String>> {
     ])
 }
 
-/// HMAC-SHA256 hex of `<t>.<METHOD>.<path>.<body>` — the wire format the README
-/// specifies, computed here independently of the code under test.
-pub fn signature(secret: &str, timestamp: i64, method: &str, path: &str, body: &[u8]) -> String {
+/// What one signature covers: the README's step-5 fields.
+#[derive(Clone, Copy)]
+pub struct Signed<'a> {
+    pub timestamp: i64,
+    pub method: &'a str,
+    pub path: &'a str,
+    /// The `Idempotency-Key` header, `""` when the request has none.
+    pub key: &'a str,
+    pub body: &'a [u8],
+}
+
+/// HMAC-SHA256 hex of `<t> LF <METHOD> LF <path> LF <key> LF <body>` — the wire
+/// format the README specifies, computed here independently of the code under
+/// test.
+pub fn signature(secret: &str, signed: Signed<'_>) -> String {
+    let Signed {
+        timestamp,
+        method,
+        path,
+        key,
+        body,
+    } = signed;
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(format!("{timestamp}.{method}.{path}.").as_bytes());
+    mac.update(format!("{timestamp}\n{method}\n{path}\n{key}\n").as_bytes());
     mac.update(body);
     hex::encode(mac.finalize().into_bytes())
 }
 
-/// The headers that sign a request as `client` with `secret` at `timestamp`.
-pub fn signed_headers(
-    client: &str,
-    secret: &str,
-    timestamp: i64,
-    method: &str,
-    path: &str,
-    body: &[u8],
-) -> Vec<(String, String)> {
+/// The headers that sign a request as `client` with `secret`.
+pub fn signed_headers(client: &str, secret: &str, signed: Signed<'_>) -> Vec<(String, String)> {
     vec![
         ("x-client-id".into(), client.into()),
         (
             "lab-signature".into(),
-            format!(
-                "t={timestamp},v1={}",
-                signature(secret, timestamp, method, path, body)
-            ),
+            format!("t={},v1={}", signed.timestamp, signature(secret, signed)),
         ),
     ]
 }
@@ -127,14 +138,14 @@ impl TestApp {
             .method(request.method.as_str())
             .uri(&request.path);
         if let Some((client, secret)) = request.signer {
-            for (name, value) in signed_headers(
-                client,
-                secret,
+            let signed = Signed {
                 timestamp,
-                &request.method,
-                &request.path,
-                &request.body,
-            ) {
+                method: &request.method,
+                path: &request.path,
+                key: request.key_header().unwrap_or(""),
+                body: &request.body,
+            };
+            for (name, value) in signed_headers(client, secret, signed) {
                 builder = builder.header(name, value);
             }
         }
@@ -232,6 +243,40 @@ impl TestApp {
             .expect("a sum")
     }
 
+    /// Sessions on this test's database that are waiting for a lock: how a test
+    /// knows that a request has reached a row the test holds.
+    pub async fn lock_waiters(&self) -> anyhow::Result<i64> {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(self.db.pool())
+        .await?;
+        Ok(waiting)
+    }
+
+    /// Wait (bounded) until at least `sessions` wait for a lock; fail at once,
+    /// with its answer, if `request` ends instead (it was meant to be waiting).
+    pub async fn until_lock_waiters(
+        &self,
+        sessions: i64,
+        what: &str,
+        request: &mut JoinHandle<TestResponse>,
+    ) -> anyhow::Result<()> {
+        let waiting = labkit::eventually(Duration::from_secs(10), what, || async {
+            Ok(self.lock_waiters().await? >= sessions)
+        });
+        tokio::select! {
+            waited = waiting => waited,
+            ended = request => {
+                let how = match ended {
+                    Ok(response) => format!("answered {} {}", response.status, response.text()),
+                    Err(e) => format!("panicked: {e}"),
+                };
+                anyhow::bail!("waiting for {what}, a request {how} instead")
+            }
+        }
+    }
+
     /// Payments whose entries do not net to zero or that have no entries at all.
     pub async fn unbalanced_payments(&self) -> Vec<String> {
         sqlx::query_scalar(
@@ -242,6 +287,13 @@ impl TestApp {
         .await
         .expect("a query")
     }
+}
+
+/// `app.pay(key, body)` in a task of its own, for requests that must be in
+/// flight together.
+pub fn pay_in_background(app: &Arc<TestApp>, key: &str, body: &Value) -> JoinHandle<TestResponse> {
+    let (app, key, body) = (Arc::clone(app), key.to_string(), body.clone());
+    tokio::spawn(async move { app.pay(&key, &body).await })
 }
 
 /// A request the tests build: signed as `CLIENT` by default.
@@ -283,6 +335,14 @@ impl TestRequest {
 
     pub fn idempotency_key(self, key: &str) -> TestRequest {
         self.header("idempotency-key", key)
+    }
+
+    /// The first `Idempotency-Key` header, as the service reads it.
+    fn key_header(&self) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("idempotency-key"))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn header(mut self, name: &str, value: &str) -> TestRequest {

@@ -4,8 +4,9 @@
 //! (the same key returns the same charge, never a second one) and counts every
 //! distinct charge it made, which is what "charged exactly once" is checked
 //! against. The test decides what happens next: charge, fail (500), decline
-//! (402), or hang before or after charging until released — the last two let a
-//! test crash the payment service at a precise point.
+//! (402), answer "not now" (409, 429), or hang before or after charging until
+//! released — the last two let a test crash the payment service at a precise
+//! point.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +27,9 @@ pub enum Behaviour {
     Charge,
     Fail,
     Decline,
+    /// Answer this status without charging: a 409 (a charge with this key is
+    /// still in progress) or a 429 (rate limited) says "not now", not "no".
+    Refuse(u16),
     /// Wait for `release()`, then charge and answer.
     HangBeforeCharging,
     /// Charge, then wait for `release()` before answering.
@@ -133,6 +137,12 @@ async fn charge(
             return (
                 StatusCode::PAYMENT_REQUIRED,
                 Json(json!({"error": "card_declined"})),
+            );
+        }
+        Behaviour::Refuse(status) => {
+            return (
+                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                Json(json!({"error": "try_again_later"})),
             );
         }
         Behaviour::HangBeforeCharging => hang(&shared).await,

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use idempotent_payments::{AppConfig, AppState, ManualClock};
 use serde_json::Value;
 
-use super::{CLIENT, SECRET, signed_headers};
+use super::{CLIENT, SECRET, Signed, signed_headers};
 
 pub struct ServiceProcess {
     pub addr: SocketAddr,
@@ -64,7 +64,14 @@ impl ServiceProcess {
     ) -> impl Future<Output = anyhow::Result<labkit::http::HttpResponse>> + Send + 'static {
         let addr = self.addr;
         let bytes = body.to_string().into_bytes();
-        let mut headers = signed_headers(CLIENT, SECRET, timestamp, "POST", "/v1/payments", &bytes);
+        let signed = Signed {
+            timestamp,
+            method: "POST",
+            path: "/v1/payments",
+            key,
+            body: &bytes,
+        };
+        let mut headers = signed_headers(CLIENT, SECRET, signed);
         headers.push(("idempotency-key".into(), key.into()));
         headers.push(("content-type".into(), "application/json".into()));
         async move {
