@@ -26,8 +26,9 @@ pub enum AppError {
     /// 404 `/problems/counter-not-found`.
     #[error("no such counter")]
     CounterNotFound,
-    /// 503 `/problems/unavailable`: this node cannot reach its store in time.
-    /// Nothing is acknowledged that is not durable.
+    /// 503 `/problems/unavailable`: this node cannot reach its store in time,
+    /// or the store is shutting down or starting up. Nothing is acknowledged
+    /// that is not durable.
     #[error("the counter store is unavailable")]
     Unavailable,
     /// 500 `/problems/internal`: logged, not detailed.

@@ -3,7 +3,8 @@
 //! A round: for each peer, `POST {peer}/internal/gossip` with an [`Exchange`]
 //! of all my counters; the peer merges them and answers with all of its own,
 //! which I merge. Unreachable peers are skipped (and counted); the next round
-//! tries again. Every call is bounded by the node's timeout.
+//! tries again. Every call is bounded by the node's timeout: the call to the
+//! peer, reading its answer, and my own store calls (`all`, `merge_all`).
 
 use std::collections::BTreeMap;
 

@@ -6,6 +6,9 @@
 //! | `GET /counters/{name}` [+ `X-Session-Token`] | 200 `{"name", "value", "token"}`, or 404 |
 //! | `POST /internal/gossip`                   | merge a peer's state, answer with ours      |
 //! | `POST /admin/sync`                        | run one anti-entropy round now (provided)   |
+//!
+//! A client may send `X-Session-Token` (the `token` of an earlier answer) on
+//! reads and on increments: the answer must cover that state (step 4).
 
 use std::sync::Arc;
 
@@ -72,8 +75,8 @@ impl Node {
             .ok_or_else(|| AppError::Internal("linearizable mode without a shared store".into()))
     }
 
-    /// Run a store call within the node's timeout: too slow or unreachable is
-    /// 503; an overflow is 422.
+    /// Run a store call within the node's timeout: too slow, unreachable or
+    /// shutting down (SQLSTATE 57P01–57P03) is 503; an overflow is 422.
     async fn bounded<T>(
         &self,
         call: impl Future<Output = Result<T, StoreError>>,
@@ -138,12 +141,15 @@ fn parse_increment(body: &[u8]) -> Result<(i64, String), AppError> {
 async fn increment(
     State(node): State<Node>,
     Path(name): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<CounterView>, AppError> {
     // TODO(step 2): apply to this replica's slot in its store, answer with the
     // value and token once durable.
+    // TODO(step 4): a malformed X-Session-Token is 400 (before applying); merge
+    // a presented token into the answer, so it covers what the client saw.
     // TODO(step 5): in linearizable mode, go to the shared store instead.
-    todo!("step 2: node::increment — see README steps 2 and 5")
+    todo!("step 2: node::increment — see README steps 2, 4 and 5")
 }
 
 async fn read(
@@ -152,8 +158,11 @@ async fn read(
     headers: HeaderMap,
 ) -> Result<Json<CounterView>, AppError> {
     // TODO(step 2): the local state, or 404.
-    // TODO(step 4): never answer with less than the X-Session-Token shows.
-    // TODO(step 5): in linearizable mode, read the shared store.
+    // TODO(step 4): never answer with less than the X-Session-Token shows (a
+    // node that never heard of the counter answers from the token; an empty
+    // token shows nothing, so it leaves a 404 a 404); malformed is 400.
+    // TODO(step 5): in linearizable mode, read the shared store (a malformed
+    // token is still 400).
     todo!("step 2: node::read — see README steps 2, 4 and 5")
 }
 

@@ -51,25 +51,29 @@ pub async fn sync_round(node: &Node) -> RoundReport {
     report
 }
 
+/// One push-pull exchange. Every step is bounded by the node's timeout — the
+/// store calls as much as the peer's: a stalled peer, or a stalled database of
+/// our own, costs the round at most that, and the round goes on.
 async fn exchange_with(node: &Node, peer: &str) -> anyhow_like::Result<()> {
+    let limit = node.config().timeout;
     let mine = Exchange {
         from: node.config().replica.clone(),
-        counters: node.store().all().await?,
+        counters: tokio::time::timeout(limit, node.store().all()).await??,
     };
     let call = node
         .http()
         .post(format!("{}/internal/gossip", peer.trim_end_matches('/')))
         .json(&mine)
         .send();
-    let response = tokio::time::timeout(node.config().timeout, call).await??;
+    let response = tokio::time::timeout(limit, call).await??;
     if !response.status().is_success() {
         return Err(anyhow_like::Error(format!(
             "peer answered {}",
             response.status()
         )));
     }
-    let theirs: Exchange = tokio::time::timeout(node.config().timeout, response.json()).await??;
-    node.store().merge_all(&theirs.counters).await?;
+    let theirs: Exchange = tokio::time::timeout(limit, response.json()).await??;
+    tokio::time::timeout(limit, node.store().merge_all(&theirs.counters)).await??;
     Ok(())
 }
 

@@ -9,16 +9,24 @@
 //!
 //! ## Session guarantees
 //! The `token` in every answer is the counter's state as the client saw it. A
-//! client that sends it back (`X-Session-Token`) is answered with at least that
-//! state, whichever node it asks: the node merges the token into what it has
-//! before answering (for a state-based CRDT the version vector *is* the state,
-//! so this is a valid merge, not a guess). That gives read-your-writes and
-//! monotonic reads across nodes, even during a partition. In production the
-//! token would be signed, or a client could inflate counts by forging one.
+//! client that sends it back (`X-Session-Token`), on reads and on increments,
+//! is answered with at least that state, whichever node it asks: the node
+//! merges the token into what it has before answering (for a state-based CRDT
+//! the version vector *is* the state, so this is a valid merge, not a guess).
+//! That gives read-your-writes and monotonic reads across nodes, even during a
+//! partition. The token is merged into the *answer* only, never stored: gossip
+//! carries the real slots, and a stored client state would spread to every node.
+//!
+//! A token says nothing about which counter it came from, so a client must
+//! present it only on that counter. In production the token would be signed
+//! together with the counter's name, or a client could inflate counts by
+//! forging one (or by showing one counter's token on another).
 //!
 //! ## Failure
-//! Every store call is bounded by `timeout`; a node that cannot reach its
-//! database answers 503. An increment is answered 200 only after its commit.
+//! Every store call is bounded by `timeout` (the gossip round's too, see
+//! `gossip`); a node that cannot reach its database, or whose database is
+//! shutting down, answers 503. An increment is answered 200 only after its
+//! commit.
 
 use std::sync::Arc;
 
@@ -86,7 +94,7 @@ impl Node {
     }
 
     /// Run a store call within the node's timeout; a store that cannot be
-    /// reached in time is a 503, never a hang.
+    /// reached in time, or is shutting down, is a 503, never a hang.
     async fn bounded<T>(
         &self,
         call: impl Future<Output = Result<T, StoreError>>,
@@ -98,6 +106,13 @@ impl Node {
             }
             Ok(Err(StoreError::Database(e))) => Err(match e {
                 sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                    AppError::Unavailable
+                }
+                // admin_shutdown, crash_shutdown, cannot_connect_now: Postgres is
+                // stopping or starting (a restart, a failover). Unavailable, not broken.
+                sqlx::Error::Database(db)
+                    if matches!(db.code().as_deref(), Some("57P01" | "57P02" | "57P03")) =>
+                {
                     AppError::Unavailable
                 }
                 other => AppError::Internal(other.to_string()),
@@ -180,19 +195,44 @@ fn parse_increment(body: &[u8]) -> Result<(i64, String), AppError> {
     Ok((delta, request_id))
 }
 
+/// The client's `X-Session-Token`, if it sent one that shows anything: 400 if
+/// it cannot be parsed, in either mode. An empty token (the empty state's, which
+/// is also what linearizable mode answers) has seen nothing and counts as none,
+/// so it cannot make a counter nobody incremented exist.
+fn session_token(headers: &HeaderMap) -> Result<Option<PnCounter>, AppError> {
+    let Some(raw) = headers.get(SESSION_HEADER) else {
+        return Ok(None);
+    };
+    let token = raw
+        .to_str()
+        .ok()
+        .and_then(PnCounter::from_token)
+        .ok_or(AppError::InvalidSessionToken)?;
+    Ok((token != PnCounter::default()).then_some(token))
+}
+
 async fn increment(
     State(node): State<Node>,
     Path(name): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<CounterView>, AppError> {
     check_name(&name)?;
     let (delta, request_id) = parse_increment(&body)?;
+    // Checked before anything is applied: a malformed token refuses the request.
+    let seen = session_token(&headers)?;
     match node.config().mode {
         Mode::Crdt => {
             let replica = node.config().replica.clone();
-            let state = node
+            let mut state = node
                 .bounded(node.store().increment(&name, &replica, delta, &request_id))
                 .await?;
+            // The client may have seen more than this node has (it read at
+            // another node): answer with both, so that its next read, anywhere,
+            // starts from at least what it is told now.
+            if let Some(token) = seen {
+                state.merge(&token);
+            }
             Ok(Json(CounterView {
                 name,
                 value: state.value(),
@@ -218,7 +258,11 @@ async fn read(
     headers: HeaderMap,
 ) -> Result<Json<CounterView>, AppError> {
     check_name(&name)?;
+    // Checked in both modes: a client sending garbage learns it either way.
+    let seen = session_token(&headers)?;
     if node.config().mode == Mode::Linearizable {
+        // A linearizable read is already at least as new as anything
+        // acknowledged anywhere: the token has nothing to add.
         let value = node
             .bounded(node.shared()?.get(&name))
             .await?
@@ -229,19 +273,11 @@ async fn read(
             token: String::new(),
         }));
     }
-    let seen = match headers.get(SESSION_HEADER) {
-        None => None,
-        Some(raw) => Some(
-            raw.to_str()
-                .ok()
-                .and_then(PnCounter::from_token)
-                .ok_or(AppError::InvalidSessionToken)?,
-        ),
-    };
     let local = node.bounded(node.store().load(&name)).await?;
     let state = match (local, seen) {
         (None, None) => return Err(AppError::CounterNotFound),
         (Some(state), None) => state,
+        // This node has not heard of the counter yet, but the client has.
         (None, Some(token)) => token,
         (Some(mut state), Some(token)) => {
             // Never answer with less than the client has already seen.

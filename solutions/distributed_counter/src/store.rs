@@ -3,7 +3,9 @@
 //! ## The guarantee
 //! An increment is acknowledged only after the transaction that records it has
 //! committed, so killing the node at any moment loses nothing acknowledged: the
-//! restarted node reads the same slots back. The request id is recorded in the
+//! restarted node reads the same slots back. `synchronous_commit` stays on
+//! (Postgres's default): turned off, a commit returns before its WAL is on
+//! disk, and a crash of Postgres itself would lose acknowledged increments. The request id is recorded in the
 //! same transaction, so a retry of an acknowledged increment finds it and
 //! changes nothing — and an increment whose commit failed was not recorded
 //! either, so its retry applies it.

@@ -126,8 +126,8 @@ fn step1_increments_on_different_replicas_all_survive_a_merge() {
     assert_eq!(a.value(), 8);
 }
 
-/// The token round-trips, is `replica:incs:decs` joined by commas, and a state
-/// dominates exactly the states it contains.
+/// The token round-trips (the empty state's, `""`, too), is `replica:incs:decs`
+/// joined by commas, and a state dominates exactly the states it contains.
 #[test]
 fn step1_the_session_token_round_trips_and_orders_states() {
     let mut seen = PnCounter::default();
@@ -139,10 +139,23 @@ fn step1_the_session_token_round_trips_and_orders_states() {
     assert_eq!(parsed.get("n1"), Some(&(5, 0)), "token {token}");
     assert_eq!(parsed.get("n2"), Some(&(3, 1)), "token {token}");
     assert_eq!(PnCounter::from_token(&token), Some(seen.clone()));
+    for malformed in ["n1:x:0", "n1:1:0:7", ":1:0", "n1:1", "n1:-1:0"] {
+        assert_eq!(
+            PnCounter::from_token(malformed),
+            None,
+            "the token {malformed:?} is malformed (a field too many or too few, an empty replica, \
+             a count that is not a non-negative integer) and must be refused"
+        );
+    }
     assert_eq!(
-        PnCounter::from_token("n1:x:0"),
-        None,
-        "malformed tokens are refused"
+        PnCounter::default().to_token(),
+        "",
+        "the empty state's token is empty"
+    );
+    assert_eq!(
+        PnCounter::from_token(""),
+        Some(PnCounter::default()),
+        "the empty token is valid: it is the empty state (and what linearizable mode answers)"
     );
 
     let mut later = seen.clone();

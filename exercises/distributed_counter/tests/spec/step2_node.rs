@@ -2,6 +2,7 @@
 //! applied once per request id; bad input refused; 503 when its database is
 //! out of reach, with nothing acknowledged lost.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use distributed_counter::Mode;
@@ -246,5 +247,222 @@ async fn step2_an_increment_that_would_overflow_is_422_and_changes_nothing() -> 
         Outcome::Acked,
         "the refused request id was not recorded, so a smaller retry applies"
     );
+
+    // The total can overflow when no slot does: n1's slot reaches exactly
+    // i64::MAX, and n2's 5 (learned from a peer) carry the sum past it.
+    sqlx::query("INSERT INTO counter_slots (counter, replica, incs, decs) VALUES ('spread', 'n1', 9223372036854775797, 0), ('spread', 'n2', 5, 0)")
+        .execute(cluster.db(0).pool())
+        .await?;
+    let (outcome, body) = cluster.increment(0, "spread", 10, "past-the-total").await;
+    assert_eq!(
+        (outcome, body.as_ref().and_then(|b| b["status"].as_u64())),
+        (Outcome::Failed, Some(422)),
+        "README: an increment that would overflow the counter's total (across replicas) is 422: {body:?}"
+    );
+    assert_eq!(
+        cluster.value_at(0, "spread").await?,
+        9_223_372_036_854_775_802,
+        "README: the overflowing increment is not applied: it must be refused before the commit, not after"
+    );
+    Ok(())
+}
+
+/// The delta limit is inclusive and the same for both signs: exactly +10^12 and
+/// −10^12 are applied; one more either way is 422 and changes nothing.
+#[tokio::test]
+async fn step2_a_delta_of_exactly_10_to_the_12_either_way_applies_and_one_more_is_422()
+-> anyhow::Result<()> {
+    const LIMIT: i64 = 1_000_000_000_000;
+    let cluster = Cluster::start(1, Mode::Crdt).await?;
+    for (delta, id) in [(LIMIT, "up-to-the-limit"), (-LIMIT, "down-to-the-limit")] {
+        let (outcome, body) = cluster.increment(0, "limits", delta, id).await;
+        assert_eq!(
+            outcome,
+            Outcome::Acked,
+            "README: a delta of {delta} is within ±10^12 and must be applied: {body:?}"
+        );
+    }
+    assert_eq!(cluster.value_at(0, "limits").await?, 0, "+10^12 − 10^12");
+    for (delta, id) in [
+        (LIMIT + 1, "past-the-limit-up"),
+        (-LIMIT - 1, "past-the-limit-down"),
+    ] {
+        let (outcome, body) = cluster.increment(0, "limits", delta, id).await;
+        assert_eq!(
+            (outcome, body.as_ref().and_then(|b| b["status"].as_u64())),
+            (Outcome::Failed, Some(422)),
+            "README: a delta of {delta} is beyond ±10^12 and must be refused 422: {body:?}"
+        );
+    }
+    assert_eq!(
+        cluster.value_at(0, "limits").await?,
+        0,
+        "README: a refused delta changes nothing"
+    );
+    Ok(())
+}
+
+/// An increment whose commit fails is not acknowledged; and since its request
+/// id was recorded in the same transaction, rolled back with it, a retry of the
+/// same request applies it (once).
+#[tokio::test]
+async fn step2_an_increment_whose_commit_fails_is_not_acknowledged_and_its_retry_applies()
+-> anyhow::Result<()> {
+    let cluster = Cluster::start(1, Mode::Crdt).await?;
+    // A deferred constraint trigger runs at COMMIT: every statement of the
+    // increment succeeds, then the commit itself fails.
+    sqlx::raw_sql(
+        "CREATE FUNCTION fail_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN RAISE EXCEPTION 'injected failure at commit'; END $$;
+         CREATE CONSTRAINT TRIGGER fail_at_commit AFTER INSERT OR UPDATE ON counter_slots
+         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_at_commit();",
+    )
+    .execute(cluster.db(0).pool())
+    .await?;
+    let (outcome, body) = cluster.increment(0, "flaky", 6, "commit-fails").await;
+    assert_eq!(
+        outcome,
+        Outcome::Indeterminate,
+        "README step 2: an increment is answered 200 only once its transaction has committed, \
+         and this commit failed: {body:?}"
+    );
+
+    sqlx::raw_sql("DROP TRIGGER fail_at_commit ON counter_slots")
+        .execute(cluster.db(0).pool())
+        .await?;
+    let (outcome, body) = cluster.increment(0, "flaky", 6, "commit-fails").await;
+    assert_eq!(
+        (outcome, body.as_ref().and_then(|b| b["value"].as_i64())),
+        (Outcome::Acked, Some(6)),
+        "README step 2: the request id is recorded in the increment's own transaction, so the \
+         retry of an increment that was rolled back applies it: {body:?}"
+    );
+    assert_eq!(cluster.value_at(0, "flaky").await?, 6, "applied once");
+    Ok(())
+}
+
+/// Ten copies of one request sent at once are all answered 200 and applied
+/// once: the request id is claimed by an insert that conflicts, not looked up
+/// first (two lookups can both find nothing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step2_concurrent_copies_of_one_request_are_applied_once() -> anyhow::Result<()> {
+    let cluster = Arc::new(Cluster::start(1, Mode::Crdt).await?);
+    // Widen the race: claiming a request id takes 100 ms, so the copies are
+    // all in flight together.
+    sqlx::raw_sql(
+        "CREATE FUNCTION slow_claim() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN PERFORM pg_sleep(0.1); RETURN NEW; END $$;
+         CREATE TRIGGER slow_claim BEFORE INSERT ON applied_requests
+         FOR EACH ROW EXECUTE FUNCTION slow_claim();",
+    )
+    .execute(cluster.db(0).pool())
+    .await?;
+    let mut copies = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let cluster = cluster.clone();
+        copies.spawn(async move { cluster.increment(0, "once", 1, "the-same-request").await });
+    }
+    while let Some(copy) = labkit::within(
+        Duration::from_secs(10),
+        "the copies to be answered",
+        copies.join_next(),
+    )
+    .await?
+    {
+        let (outcome, body) = copy?;
+        assert_eq!(
+            outcome,
+            Outcome::Acked,
+            "README step 2: every copy of a request is answered 200: {body:?}"
+        );
+    }
+    assert_eq!(
+        cluster.value_at(0, "once").await?,
+        1,
+        "README step 2: one request id, one increment, even when its copies arrive together"
+    );
+    Ok(())
+}
+
+/// An increment is committed durably: the node never turns synchronous_commit
+/// off, which acknowledges a commit before it is on disk (lost if Postgres
+/// crashes, not only the node).
+#[tokio::test]
+async fn step2_an_increment_is_committed_with_synchronous_commit_on() -> anyhow::Result<()> {
+    let cluster = Cluster::start(1, Mode::Crdt).await?;
+    // The database's own default is made `on`, whatever the server's is (the
+    // node connects lazily, after this); a trigger records the setting in force
+    // in every transaction that writes a slot.
+    sqlx::raw_sql(
+        "DO $$ BEGIN
+           EXECUTE format('ALTER DATABASE %I SET synchronous_commit = on', current_database());
+         END $$;
+         CREATE TABLE commit_settings (setting text NOT NULL);
+         CREATE FUNCTION record_commit_setting() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+           INSERT INTO commit_settings VALUES (current_setting('synchronous_commit'));
+           RETURN NEW;
+         END $$;
+         CREATE TRIGGER record_commit_setting AFTER INSERT OR UPDATE ON counter_slots
+         FOR EACH ROW EXECUTE FUNCTION record_commit_setting();",
+    )
+    .execute(cluster.db(0).pool())
+    .await?;
+    for (n, delta) in [3, -1].into_iter().enumerate() {
+        let (outcome, body) = cluster
+            .increment(0, "durable", delta, &format!("d{n}"))
+            .await;
+        assert_eq!(outcome, Outcome::Acked, "{body:?}");
+    }
+    let settings: Vec<String> = sqlx::query_scalar("SELECT setting FROM commit_settings")
+        .fetch_all(cluster.db(0).pool())
+        .await?;
+    assert!(
+        !settings.is_empty(),
+        "the trigger saw the increments (the test is meaningful)"
+    );
+    assert!(
+        settings.iter().all(|s| s != "off"),
+        "README step 2: an increment is answered once durable, so its commit must wait for \
+         the disk: synchronous_commit was {settings:?}"
+    );
+    Ok(())
+}
+
+/// A database that terminates the node's session mid-request (SQLSTATE 57P01,
+/// what a restart or shutdown of Postgres does) is a 503, not a 500: the node is
+/// unavailable, not broken; and once the database is back, it serves again.
+#[tokio::test]
+async fn step2_a_database_that_terminates_the_nodes_session_is_503() -> anyhow::Result<()> {
+    let cluster = Cluster::start(1, Mode::Crdt).await?;
+    sqlx::raw_sql(
+        "CREATE FUNCTION terminate_my_session() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NEW; END $$;
+         CREATE TRIGGER terminate_my_session BEFORE INSERT ON applied_requests
+         FOR EACH ROW EXECUTE FUNCTION terminate_my_session();",
+    )
+    .execute(cluster.db(0).pool())
+    .await?;
+    let (outcome, body) = cluster
+        .increment(0, "restarting", 2, "during-shutdown")
+        .await;
+    assert_eq!(
+        (outcome, body.as_ref().and_then(|b| b["status"].as_u64())),
+        (Outcome::Indeterminate, Some(503)),
+        "README: a database that is shutting down is 503 /problems/unavailable: {body:?}"
+    );
+
+    sqlx::raw_sql("DROP TRIGGER terminate_my_session ON applied_requests")
+        .execute(cluster.db(0).pool())
+        .await?;
+    let (outcome, body) = cluster
+        .increment(0, "restarting", 2, "during-shutdown")
+        .await;
+    assert_eq!(
+        outcome,
+        Outcome::Acked,
+        "the node reconnects once its database is back: {body:?}"
+    );
+    assert_eq!(cluster.value_at(0, "restarting").await?, 2);
     Ok(())
 }

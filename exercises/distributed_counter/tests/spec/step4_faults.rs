@@ -16,7 +16,7 @@ use std::time::Duration;
 use distributed_counter::Mode;
 use tokio::sync::RwLock;
 
-use crate::support::{Cluster, Outcome, dominates, parse_token};
+use crate::support::{Cluster, Outcome, dominates, parse_token, token_value};
 
 #[derive(Default)]
 struct Ledger {
@@ -191,7 +191,8 @@ async fn step4_reads_are_monotonic_for_a_client_switching_nodes() -> anyhow::Res
     Ok(())
 }
 
-/// A session token that cannot be parsed is 400, not silently ignored.
+/// A session token that cannot be parsed is 400, not silently ignored — on a
+/// read, and on an increment (which is then not applied).
 #[tokio::test]
 async fn step4_a_malformed_session_token_is_400() -> anyhow::Result<()> {
     let cluster = Cluster::start(1, Mode::Crdt).await?;
@@ -200,5 +201,137 @@ async fn step4_a_malformed_session_token_is_400() -> anyhow::Result<()> {
         let response = cluster.read(0, "t", Some(token)).await?;
         assert_eq!(response.status, 400, "token {token:?}: {}", response.text());
     }
+    let (outcome, body) = cluster
+        .increment_with_token(0, "t", 1, "with-garbage", Some("garbage"))
+        .await;
+    assert_eq!(
+        (outcome, body.as_ref().and_then(|b| b["status"].as_u64())),
+        (Outcome::Failed, Some(400)),
+        "README: an increment with a malformed X-Session-Token is 400 too: {body:?}"
+    );
+    assert_eq!(
+        cluster.value_at(0, "t").await?,
+        1,
+        "the refused increment was not applied"
+    );
+    Ok(())
+}
+
+/// An increment that presents the client's token is answered with at least the
+/// state that token shows, plus the increment. A client that read 20 at n2 and
+/// then increments by 1 at a cut-off n1 (which holds 10 of its own) is told 31,
+/// not n1's 11; and with the token it got back it reads 31 at n3, which has
+/// never heard of the counter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step4_an_increment_presenting_a_token_answers_at_least_the_state_the_client_saw()
+-> anyhow::Result<()> {
+    let cluster = Cluster::start(3, Mode::Crdt).await?;
+    cluster.partition(0, 1);
+    cluster.partition(0, 2);
+    cluster.partition(1, 2);
+    assert_eq!(
+        cluster.increment(0, "seen", 10, "someone-at-n1").await.0,
+        Outcome::Acked
+    );
+    assert_eq!(
+        cluster.increment(1, "seen", 20, "someone-at-n2").await.0,
+        Outcome::Acked
+    );
+    let response = cluster.read(1, "seen", None).await?;
+    assert_eq!(response.status, 200, "{}", response.text());
+    let body: serde_json::Value = serde_json::from_slice(&response.body)?;
+    let seen = body["token"]
+        .as_str()
+        .expect("every answer carries a token")
+        .to_string();
+
+    let (outcome, body) = cluster
+        .increment_with_token(0, "seen", 1, "mine", Some(&seen))
+        .await;
+    assert_eq!(outcome, Outcome::Acked, "{body:?}");
+    let body = body.unwrap_or_default();
+    let token = body["token"]
+        .as_str()
+        .expect("an acknowledgement carries a token")
+        .to_string();
+    let answered = parse_token(&token);
+    assert_eq!(
+        body["value"].as_i64(),
+        Some(31),
+        "README step 4: an increment presenting a token answers with the token merged in \
+         (n1's 10, the 20 the client saw at n2, its own 1)"
+    );
+    assert!(
+        dominates(&answered, &parse_token(&seen)),
+        "README step 4: the token answered to an increment covers the one presented: \
+         {token:?} after {seen:?}"
+    );
+    assert_eq!(
+        token_value(&answered),
+        31,
+        "the token answered is the state whose value was answered: {token:?}"
+    );
+
+    let response = cluster.read(2, "seen", Some(&token)).await?;
+    assert_eq!(
+        response.status,
+        200,
+        "README step 4: n3 has never heard of the counter, but the client's token has: {}",
+        response.text()
+    );
+    let body: serde_json::Value = serde_json::from_slice(&response.body)?;
+    assert_eq!(
+        body["value"].as_i64(),
+        Some(31),
+        "README step 4: whichever node it asks, the client never reads older state than it was told"
+    );
+    Ok(())
+}
+
+/// A read with a token merges the token into the node's own state, rather than
+/// answering whichever of the two is newer: when neither contains the other,
+/// picking one loses increments.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step4_a_read_with_a_token_merges_it_with_the_nodes_own_state() -> anyhow::Result<()> {
+    let cluster = Cluster::start(2, Mode::Crdt).await?;
+    cluster.partition(0, 1);
+    let (outcome, body) = cluster.increment(0, "merged", 5, "at-n1").await;
+    assert_eq!(outcome, Outcome::Acked, "{body:?}");
+    let token = body
+        .as_ref()
+        .and_then(|b| b["token"].as_str())
+        .expect("an acknowledgement carries a token")
+        .to_string();
+    assert_eq!(
+        cluster.increment(1, "merged", 3, "at-n2").await.0,
+        Outcome::Acked
+    );
+    let response = cluster.read(1, "merged", Some(&token)).await?;
+    assert_eq!(response.status, 200, "{}", response.text());
+    let body: serde_json::Value = serde_json::from_slice(&response.body)?;
+    assert_eq!(
+        body["value"].as_i64(),
+        Some(8),
+        "README step 4: n2 merges the token into its own state (5 from the token, 3 of its own)"
+    );
+    Ok(())
+}
+
+/// An empty session token has seen nothing: it does not make a counter nobody
+/// incremented exist — that is still 404, as without a token.
+#[tokio::test]
+async fn step4_an_empty_session_token_on_an_unknown_counter_is_still_404() -> anyhow::Result<()> {
+    let cluster = Cluster::start(1, Mode::Crdt).await?;
+    assert_eq!(
+        cluster.increment(0, "known", 1, "r").await.0,
+        Outcome::Acked
+    );
+    let response = cluster.read(0, "never-seen", Some("")).await?;
+    assert_eq!(
+        response.status,
+        404,
+        "README: GET of a counter nobody incremented is 404, with an empty token too: {}",
+        response.text()
+    );
     Ok(())
 }

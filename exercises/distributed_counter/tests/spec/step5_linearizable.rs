@@ -2,6 +2,7 @@
 //! row in one shared database; an acknowledged increment is visible everywhere at
 //! once, and a node cut off from that database answers 503 rather than guess.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use distributed_counter::Mode;
@@ -128,6 +129,118 @@ async fn step5_concurrent_increments_from_every_node_are_all_counted() -> anyhow
         cluster.values("likes").await?,
         vec![60; 3],
         "README step 5: no lost updates"
+    );
+    Ok(())
+}
+
+/// The bad-input table holds in linearizable mode too: a counter nobody
+/// incremented is 404, a malformed session token is 400 (the empty token this
+/// mode answers is accepted back), and an increment that would overflow is 422
+/// and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step5_the_bad_input_table_holds_in_linearizable_mode_too() -> anyhow::Result<()> {
+    let cluster = Cluster::start(1, Mode::Linearizable).await?;
+    let response = cluster.read(0, "never-seen", None).await?;
+    assert_eq!(
+        response.status,
+        404,
+        "README: GET of a counter nobody incremented is 404, in linearizable mode too: {}",
+        response.text()
+    );
+    assert_eq!(
+        response.header("content-type"),
+        Some("application/problem+json")
+    );
+
+    let (outcome, body) = cluster.increment(0, "big", 1, "seed").await;
+    assert_eq!(outcome, Outcome::Acked, "{body:?}");
+    let token = body
+        .as_ref()
+        .and_then(|b| b["token"].as_str())
+        .expect("an acknowledgement carries a token")
+        .to_string();
+    let response = cluster.read(0, "big", Some(&token)).await?;
+    assert_eq!(
+        response.status,
+        200,
+        "the token this mode answered ({token:?}) is accepted back: {}",
+        response.text()
+    );
+    for token in ["garbage", "n1:5", "n1:x:0"] {
+        let response = cluster.read(0, "big", Some(token)).await?;
+        assert_eq!(
+            response.status,
+            400,
+            "README: a malformed X-Session-Token is 400 in either mode; token {token:?}: {}",
+            response.text()
+        );
+    }
+
+    // The shared row already near the largest value a bigint holds.
+    sqlx::query("UPDATE shared_counters SET value = 9223372036854775000 WHERE counter = 'big'")
+        .execute(cluster.shared_db()?.pool())
+        .await?;
+    let (outcome, body) = cluster
+        .increment(0, "big", 1_000_000_000_000, "too-much")
+        .await;
+    assert_eq!(
+        (outcome, body.as_ref().and_then(|b| b["status"].as_u64())),
+        (Outcome::Failed, Some(422)),
+        "README: an increment that would overflow the counter is 422 /problems/invalid-delta: {body:?}"
+    );
+    assert_eq!(
+        cluster.value_at(0, "big").await?,
+        9_223_372_036_854_775_000,
+        "README: the overflowing increment changes nothing"
+    );
+    Ok(())
+}
+
+/// Copies of one request sent at once to every node are all answered 200 and
+/// applied once: the request id is claimed in the shared store by an insert
+/// that conflicts, not looked up first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn step5_concurrent_copies_of_one_request_at_every_node_are_applied_once()
+-> anyhow::Result<()> {
+    let cluster = Arc::new(Cluster::start(3, Mode::Linearizable).await?);
+    // Widen the race: claiming a request id takes 100 ms, so the copies are
+    // all in flight together.
+    sqlx::raw_sql(
+        "CREATE FUNCTION slow_claim() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN PERFORM pg_sleep(0.1); RETURN NEW; END $$;
+         CREATE TRIGGER slow_claim BEFORE INSERT ON shared_applied_requests
+         FOR EACH ROW EXECUTE FUNCTION slow_claim();",
+    )
+    .execute(cluster.shared_db()?.pool())
+    .await?;
+    let mut copies = tokio::task::JoinSet::new();
+    for n in 0..9usize {
+        let cluster = cluster.clone();
+        copies.spawn(async move {
+            cluster
+                .increment(n % 3, "once", 1, "the-same-request")
+                .await
+        });
+    }
+    while let Some(copy) = labkit::within(
+        Duration::from_secs(10),
+        "the copies to be answered",
+        copies.join_next(),
+    )
+    .await?
+    {
+        let (outcome, body) = copy?;
+        assert_eq!(
+            outcome,
+            Outcome::Acked,
+            "README step 5: every copy of a request is answered 200: {body:?}"
+        );
+    }
+    assert_eq!(
+        cluster.values("once").await?,
+        vec![1; 3],
+        "README step 5: request ids are deduplicated in the same transaction, \
+         even when the copies arrive together"
     );
     Ok(())
 }

@@ -255,6 +255,13 @@ impl Cluster {
         self.links[&(j, i)].cut();
     }
 
+    /// Stall the link between `i` and `j`, both ways: connections open, but no
+    /// byte moves (a black hole, which only a timeout notices).
+    pub fn stall_between(&self, i: usize, j: usize) {
+        self.links[&(i, j)].stall();
+        self.links[&(j, i)].stall();
+    }
+
     /// Restore every link between nodes.
     pub fn heal(&self) {
         for link in self.links.values() {
@@ -265,6 +272,14 @@ impl Cluster {
     /// Node `i`'s own database, for tests that set up state directly.
     pub fn db(&self, i: usize) -> &TestDb {
         &self._dbs[i]
+    }
+
+    /// The shared database of a linearizable cluster, for tests that set up
+    /// state directly.
+    pub fn shared_db(&self) -> anyhow::Result<&TestDb> {
+        self._shared
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("only a linearizable cluster has a shared database"))
     }
 
     /// Where clients reach node `i`.
@@ -280,8 +295,21 @@ impl Cluster {
         delta: i64,
         request_id: &str,
     ) -> (Outcome, Option<Value>) {
+        self.increment_with_token(i, name, delta, request_id, None)
+            .await
+    }
+
+    /// The same, presenting `token` as `X-Session-Token` if given.
+    pub async fn increment_with_token(
+        &self,
+        i: usize,
+        name: &str,
+        delta: i64,
+        request_id: &str,
+        token: Option<&str>,
+    ) -> (Outcome, Option<Value>) {
         let body = json!({ "delta": delta, "request_id": request_id });
-        self.increment_raw(i, name, body.to_string().as_bytes())
+        self.increment_raw(i, name, body.to_string().as_bytes(), token)
             .await
     }
 
@@ -290,15 +318,14 @@ impl Cluster {
         i: usize,
         name: &str,
         body: &[u8],
+        token: Option<&str>,
     ) -> (Outcome, Option<Value>) {
         let path = format!("/counters/{name}/increments");
-        let call = labkit::http::request(
-            self.fronts[i].addr(),
-            "POST",
-            &path,
-            &[("content-type", "application/json")],
-            body,
-        );
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(token) = token {
+            headers.push(("x-session-token", token));
+        }
+        let call = labkit::http::request(self.fronts[i].addr(), "POST", &path, &headers, body);
         match tokio::time::timeout(Duration::from_secs(2), call).await {
             Ok(Ok(response)) if response.status == 200 => {
                 (Outcome::Acked, serde_json::from_slice(&response.body).ok())
@@ -406,6 +433,14 @@ pub fn parse_token(token: &str) -> BTreeMap<String, (u64, u64)> {
             )
         })
         .collect()
+}
+
+/// The value a parsed token stands for: its increments minus its decrements.
+pub fn token_value(token: &BTreeMap<String, (u64, u64)>) -> i128 {
+    token
+        .values()
+        .map(|(p, n)| i128::from(*p) - i128::from(*n))
+        .sum()
 }
 
 /// True if `a` contains everything `b` does, slot by slot.
