@@ -1,10 +1,11 @@
 // Provided: use as is. (The reference solution compiles this same file.)
-//! The migration's bookkeeping: its phase in `migration_progress`, which only
-//! moves forward, and a bound on every await (`statement_timeout`).
+//! The migration's bookkeeping: its phase in `migration_progress`, which moves
+//! forward (the one way back is a dirty validation withdrawing a clean one),
+//! and a bound on every await (`statement_timeout`).
 //!
 //! `Migration` implements [`Bookkeeping`] by handing over its pool and its
-//! bound; the steps then call `self.require(..)`, `self.advance(..)` and
-//! `self.bounded(..)`.
+//! bound; the steps then call `self.require(..)`, `self.advance(..)`,
+//! `self.step_back(..)` and `self.bounded(..)`.
 
 use std::time::Duration;
 
@@ -24,6 +25,10 @@ pub(crate) trait Bookkeeping {
 
     /// Await `fut` for at most [`Bookkeeping::limit`]; a database that stops
     /// answering becomes [`MigrationError::Timeout`], never a hang.
+    ///
+    /// The bound is the client's: it stops *waiting*. A statement already sent
+    /// may go on running in Postgres until it ends or its connection closes;
+    /// its transaction then rolls back, unless its COMMIT had already been sent.
     async fn bounded<T, E>(
         &self,
         what: &str,
@@ -81,6 +86,26 @@ pub(crate) trait Bookkeeping {
             Ok::<(), MigrationError>(())
         })
         .await
+    }
+
+    /// Move the stored phase back from `from` to `to`, if it is exactly at
+    /// `from` (otherwise do nothing). The one way back: a dirty validation
+    /// withdraws an earlier clean one (Validated → Backfilled), so that
+    /// `switch_reads` refuses until the next clean validation.
+    async fn step_back(&self, from: Phase, to: Phase) -> Result<()> {
+        self.bounded(
+            "withdrawing the phase",
+            sqlx::query(
+                "UPDATE migration_progress SET phase = $3, updated_at = now()
+                 WHERE name = $1 AND phase = $2",
+            )
+            .bind(MIGRATION)
+            .bind(from.as_str())
+            .bind(to.as_str())
+            .execute(self.pool()),
+        )
+        .await?;
+        Ok(())
     }
 }
 

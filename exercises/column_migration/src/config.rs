@@ -21,7 +21,9 @@ pub struct Config {
     /// First pause after a lock timeout; it doubles on each retry, capped at 1 s.
     pub retry_backoff: Duration,
     /// Bound on every statement and transaction the migration runs, so that a
-    /// database that stops answering fails the step instead of hanging it.
+    /// database that stops answering fails the step instead of hanging it. A
+    /// client-side bound (the migration stops waiting), not Postgres's own
+    /// `statement_timeout` setting.
     pub statement_timeout: Duration,
 }
 
@@ -38,8 +40,9 @@ impl Default for Config {
     }
 }
 
-/// Where the migration is. Stored in `migration_progress.phase`; it only moves
-/// forward, and each step checks it before doing anything it cannot undo.
+/// Where the migration is. Stored in `migration_progress.phase`; it moves
+/// forward (except that a dirty validation withdraws `Validated`), and each
+/// step checks it before doing anything it cannot undo.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Phase {
     /// Nothing done yet.
@@ -125,12 +128,14 @@ pub struct Checkpoint {
     pub rows_done: i64,
 }
 
-/// A row whose `profile` text is not valid JSON.
+/// A row whose `profile` text is not a JSON object (not JSON at all, or JSON
+/// such as `[1]` or `null`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Quarantined {
     pub customer_id: i64,
     pub profile: String,
-    /// Postgres's own message for why the text is not JSON.
+    /// Why: Postgres's own message for text that is not JSON, else which kind
+    /// of JSON it is instead of an object.
     pub error: String,
 }
 
@@ -141,7 +146,7 @@ pub struct Validation {
     pub rows: i64,
     /// Rows whose `profile_jsonb` is set.
     pub with_json: i64,
-    /// Rows in quarantine (text that is not JSON).
+    /// Rows in quarantine (text that is not a JSON object).
     pub quarantined: i64,
     /// Rows where the two columns disagree, or invalid text was not quarantined.
     pub mismatched: i64,

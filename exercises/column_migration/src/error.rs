@@ -34,9 +34,19 @@ pub enum MigrationError {
 impl MigrationError {
     /// Postgres's `lock_not_available` (55P03): what `lock_timeout` raises.
     pub fn is_lock_timeout(&self) -> bool {
+        self.has_sqlstate("55P03")
+    }
+
+    /// Postgres's `check_violation` (23514): what `VALIDATE CONSTRAINT` raises
+    /// when some row breaks the constraint.
+    pub fn is_check_violation(&self) -> bool {
+        self.has_sqlstate("23514")
+    }
+
+    fn has_sqlstate(&self, sqlstate: &str) -> bool {
         match self {
             MigrationError::Database(sqlx::Error::Database(e)) => {
-                e.code().as_deref() == Some("55P03")
+                e.code().as_deref() == Some(sqlstate)
             }
             _ => false,
         }

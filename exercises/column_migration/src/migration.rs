@@ -3,8 +3,8 @@
 //!
 //! Provided: the struct, [`Migration::phase`], and (from `bookkeeping.rs`)
 //! `self.require(step, phase)`, `self.advance(phase)`, `advance_in(&mut tx,
-//! phase)` and `self.bounded(what, future)`, which puts `statement_timeout`
-//! around any future.
+//! phase)`, `self.step_back(from, to)` and `self.bounded(what, future)`, which
+//! puts `statement_timeout` around any future.
 
 use std::time::Duration;
 
@@ -51,9 +51,11 @@ impl Migration {
     // ---- step 1 -----------------------------------------------------------
 
     /// Add `profile_jsonb jsonb` (nullable, no default) to `customers` and move
-    /// to [`Phase::Expanded`]. Idempotent. Never rewrites the table.
+    /// to [`Phase::Expanded`]. Never rewrites the table. Once the migration is
+    /// at Expanded or later, does nothing and reports `attempts: 0`.
     pub async fn expand(&self) -> Result<DdlReport> {
-        // TODO(step 1): one DDL through `self.ddl`, recording Phase::Expanded.
+        // TODO(step 1): done already? Else one DDL through `self.ddl`,
+        // recording Phase::Expanded.
         todo!("step 1: add the nullable profile_jsonb column (see README step 1)")
     }
 
@@ -62,14 +64,18 @@ impl Migration {
     /// Install the trigger that sets `profile_jsonb` from `profile` on every
     /// insert and every update of `profile`, and move to
     /// [`Phase::DualWriting`]. Requires [`Phase::Expanded`] (else
-    /// [`MigrationError::WrongPhase`]).
+    /// [`MigrationError::WrongPhase`]); once at DualWriting or later, does
+    /// nothing and reports `attempts: 0`.
     ///
-    /// Text that is not JSON must never fail the writer's statement: store NULL
-    /// and upsert the row into `customers_profile_quarantine` with Postgres's
-    /// message; a later valid write removes it from the quarantine. Name every
-    /// function you create `customers_profile_*`, so contract can drop them.
+    /// Text that is not a JSON object must never fail the writer's statement:
+    /// store NULL and upsert the row into `customers_profile_quarantine` with
+    /// the reason (Postgres's message for text that is not JSON); a later
+    /// valid write removes it from the quarantine. Valid JSON that is not an
+    /// object (`[1]`, `"x"`, `null`) counts as bad too: step 4's constraint
+    /// admits objects only. Name every function you create
+    /// `customers_profile_*`, so contract can drop them.
     pub async fn install_dual_write(&self) -> Result<DdlReport> {
-        // TODO(step 2): require Expanded; CREATE OR REPLACE the function(s) and
+        // TODO(step 2): check the phase; CREATE OR REPLACE the function(s) and
         // the trigger through `self.ddl`, recording Phase::DualWriting.
         todo!("step 2: install the dual-write trigger (see README step 2)")
     }
@@ -111,16 +117,23 @@ impl Migration {
 
     /// Add [`CONSTRAINT`] (`profile_jsonb IS NULL OR jsonb_typeof(profile_jsonb)
     /// = 'object'`) NOT VALID, then VALIDATE it; compare both columns row by
-    /// row; move to [`Phase::Validated`] only if the result is clean.
-    /// Requires [`Phase::Backfilled`].
+    /// row; move to [`Phase::Validated`] only if the result is clean, and back
+    /// from Validated to [`Phase::Backfilled`] if it is not. Requires
+    /// [`Phase::Backfilled`]; can be run again (fix the rows, validate again).
+    ///
+    /// A VALIDATE that finds a row breaking the constraint
+    /// ([`MigrationError::is_check_violation`]) is a finding, not an error: the
+    /// constraint stays NOT VALID, and the comparison reports the row.
     pub async fn validate(&self) -> Result<Validation> {
-        // TODO(step 4): two DDLs through `self.ddl`, then one comparison query.
+        // TODO(step 4): two DDLs through `self.ddl`, in two transactions, then
+        // one comparison query; `self.step_back(..)` when it is not clean.
         todo!("step 4: validate the constraint and compare the columns (see README step 4)")
     }
 
     /// Move to [`Phase::Switched`], which makes the application read
     /// `profile_jsonb`. Refused with [`MigrationError::NotValidated`] unless the
-    /// migration is at least [`Phase::Validated`].
+    /// migration is at least [`Phase::Validated`], i.e. unless the last
+    /// validation was clean.
     pub async fn switch_reads(&self) -> Result<()> {
         // TODO(step 4)
         todo!("step 4: switch reads once validated")

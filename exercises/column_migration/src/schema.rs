@@ -18,7 +18,7 @@ pub async fn create(pool: &PgPool) -> Result<(), sqlx::Error> {
              email   text NOT NULL,
              profile varchar
          );
-         -- Rows whose profile text is not JSON: the plan for bad data is to keep
+         -- Rows whose profile text is not a JSON object: the plan for bad data is to keep
          -- it, with the reason, for a person to fix, never to fail a writer.
          CREATE TABLE IF NOT EXISTS customers_profile_quarantine (
              customer_id bigint PRIMARY KEY,

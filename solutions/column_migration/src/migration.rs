@@ -53,11 +53,20 @@ impl Migration {
 
     /// Add `profile_jsonb jsonb` (nullable, no default).
     ///
-    /// Adding a nullable column without a default only changes the catalog: no
-    /// rewrite, no scan, and the ACCESS EXCLUSIVE lock is held for
-    /// milliseconds — once it is granted. Getting it granted is the risk, hence
-    /// [`Migration::ddl`].
+    /// Adding a column only changes the catalog — no rewrite, no scan — unless
+    /// its default is volatile (`clock_timestamp()`, `random()`), which must be
+    /// computed row by row; since Postgres 11 even a constant default is kept
+    /// in the catalog. (A type change, as `ALTER … TYPE`, always rewrites.) The
+    /// ACCESS EXCLUSIVE lock is then held for milliseconds — once it is
+    /// granted. Getting it granted is the risk, hence [`Migration::ddl`].
+    ///
+    /// Once done (the phase commits with the DDL), running it again does
+    /// nothing and reports `attempts: 0` — after the contract too, where adding
+    /// the column again would leave an empty `profile_jsonb` behind.
     pub async fn expand(&self) -> Result<DdlReport> {
+        if self.phase().await? >= Phase::Expanded {
+            return Ok(DdlReport { attempts: 0 });
+        }
         self.ddl(
             "expand (ADD COLUMN profile_jsonb)",
             &["ALTER TABLE customers ADD COLUMN IF NOT EXISTS profile_jsonb jsonb"],
@@ -71,25 +80,48 @@ impl Migration {
     /// Install the dual-write trigger: every insert, and every update of
     /// `profile`, sets `profile_jsonb` in the same statement.
     ///
-    /// Text that is not JSON never fails the application's statement: the
-    /// conversion catches the error, stores NULL, and records the row and
-    /// Postgres's message in `customers_profile_quarantine`. A later valid
-    /// write takes the row out of quarantine again.
+    /// Text that is not a JSON object never fails the application's
+    /// statement: the conversion catches the error, stores NULL, and records
+    /// the row and the reason (Postgres's message, for text that is not JSON)
+    /// in `customers_profile_quarantine`. A later valid write takes the row out
+    /// of quarantine again. Valid JSON that is not an object (`[1]`, `"x"`,
+    /// `null`) is bad data too: step 4's constraint admits objects only, so
+    /// storing it would make the writer's statement fail once the constraint
+    /// exists.
     ///
-    /// Cost: one function call per written row, and a subtransaction (the
-    /// EXCEPTION block) only when the text is invalid — `customers_profile_parse`
-    /// is tried first. On Postgres 16+, `pg_input_is_valid(text, 'jsonb')`
-    /// avoids the exception block entirely.
+    /// Cost: one function call per written row, and a subtransaction for every
+    /// call, valid text included: a PL/pgSQL block with an EXCEPTION clause
+    /// starts one each time it is entered (and invalid text enters a second
+    /// one, for the reason). On Postgres 16+, `pg_input_is_valid(text,
+    /// 'jsonb')` avoids the exception blocks entirely.
+    ///
+    /// Once done, running it again does nothing and reports `attempts: 0` —
+    /// after the contract too, where the trigger would set a column that no
+    /// longer exists and fail every write.
     pub async fn install_dual_write(&self) -> Result<DdlReport> {
-        self.require("install_dual_write", Phase::Expanded).await?;
+        let current = self.phase().await?;
+        if current >= Phase::DualWriting {
+            return Ok(DdlReport { attempts: 0 });
+        }
+        if current < Phase::Expanded {
+            return Err(MigrationError::WrongPhase {
+                step: "install_dual_write",
+                needs: Phase::Expanded,
+                current,
+            });
+        }
         self.ddl(
             "install the dual-write trigger",
             &[
-                // Pure: NULL for NULL or for text that is not JSON.
+                // Pure: NULL for NULL, for text that is not JSON, and for JSON
+                // that is not an object.
                 "CREATE OR REPLACE FUNCTION customers_profile_parse(p_text text) RETURNS jsonb
                  LANGUAGE plpgsql IMMUTABLE AS $$
+                 DECLARE
+                     parsed jsonb;
                  BEGIN
-                     RETURN p_text::jsonb;
+                     parsed := p_text::jsonb;
+                     RETURN CASE WHEN jsonb_typeof(parsed) = 'object' THEN parsed END;
                  EXCEPTION WHEN data_exception THEN
                      RETURN NULL;
                  END $$",
@@ -102,8 +134,7 @@ impl Migration {
                  BEGIN
                      IF p_text IS NOT NULL AND converted IS NULL THEN
                          BEGIN
-                             PERFORM p_text::jsonb;
-                             reason := 'not JSON';
+                             reason := 'JSON ' || jsonb_typeof(p_text::jsonb) || ', not an object';
                          EXCEPTION WHEN data_exception THEN
                              reason := SQLERRM;
                          END;
@@ -133,7 +164,7 @@ impl Migration {
         .await
     }
 
-    /// Rows whose text is not JSON, lowest id first.
+    /// Rows whose text is not a JSON object, lowest id first.
     pub async fn quarantined(&self) -> Result<Vec<Quarantined>> {
         let rows: Vec<(i64, String, String)> = self
             .bounded(
@@ -241,6 +272,11 @@ impl Migration {
 
     /// One batch after `after`: `None` when no rows are left, else the batch's
     /// last id, rows scanned and rows changed.
+    ///
+    /// No `lock_timeout` here: like any writer, the batch waits for a row an
+    /// application transaction holds, and meanwhile holds the rows it already
+    /// converted. Batches of milliseconds keep both waits short; at scale, a
+    /// `lock_timeout` with a retry of the batch would bound them.
     async fn backfill_batch(&self, after: i64) -> Result<Option<(i64, i64, i64)>> {
         let mut tx = self.pool.begin().await?;
         let row: PgRow = sqlx::query(
@@ -284,13 +320,21 @@ impl Migration {
     // ---- step 4 -----------------------------------------------------------
 
     /// Add the CHECK constraint NOT VALID, validate it, and compare the two
-    /// columns row by row. Moves to [`Phase::Validated`] only if clean.
+    /// columns row by row. Moves to [`Phase::Validated`] only if clean; a
+    /// dirty result withdraws an earlier clean one (Validated → Backfilled),
+    /// so [`Migration::switch_reads`] always goes by the last validation.
     ///
     /// `ADD CONSTRAINT … NOT VALID` takes ACCESS EXCLUSIVE for a catalog change
-    /// only (bounded by `lock_timeout`, like every DDL); `VALIDATE CONSTRAINT`
-    /// then scans under SHARE UPDATE EXCLUSIVE, which writers do not conflict
-    /// with. One `ADD CONSTRAINT` without NOT VALID would scan the whole table
-    /// while holding ACCESS EXCLUSIVE.
+    /// only (bounded by `lock_timeout`, like every DDL), and commits;
+    /// `VALIDATE CONSTRAINT`, in a transaction of its own, then scans under
+    /// SHARE UPDATE EXCLUSIVE, which writers do not conflict with. One `ADD
+    /// CONSTRAINT` without NOT VALID — or a VALIDATE in the ADD's transaction
+    /// — would scan the whole table while holding ACCESS EXCLUSIVE.
+    ///
+    /// A row that breaks the constraint (JSON that is not an object, written
+    /// behind the trigger's back) fails the VALIDATE: that is a finding, not an
+    /// error. The constraint stays NOT VALID, the comparison reports the row,
+    /// and a run after the row is fixed validates it.
     pub async fn validate(&self) -> Result<Validation> {
         self.require("validate", Phase::Backfilled).await?;
         let add = format!(
@@ -308,12 +352,20 @@ impl Migration {
             Phase::Backfilled,
         )
         .await?;
-        self.ddl(
-            "validate the constraint",
-            &[check.as_str()],
-            Phase::Backfilled,
-        )
-        .await?;
+        match self
+            .ddl(
+                "validate the constraint",
+                &[check.as_str()],
+                Phase::Backfilled,
+            )
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if e.is_check_violation() => {
+                warn!(error = %e, "a row breaks the constraint, which stays NOT VALID");
+            }
+            Err(e) => return Err(e),
+        }
 
         // One statement, one snapshot: the trigger changes both columns in the
         // same row version, so concurrent writes cannot make this disagree.
@@ -359,13 +411,18 @@ impl Migration {
         if validation.is_clean() {
             self.advance(Phase::Validated).await?;
         } else {
+            // An earlier clean validation no longer stands. (After the switch
+            // the phase stays where it is: reads have moved already, and this
+            // report is what to act on.)
+            self.step_back(Phase::Validated, Phase::Backfilled).await?;
             warn!(?validation, "validation found disagreements");
         }
         Ok(validation)
     }
 
     /// Point the application's reads at `profile_jsonb`. Refused unless the
-    /// last validation was clean.
+    /// last validation was clean (a clean one moves the phase to Validated, a
+    /// dirty one moves it back).
     pub async fn switch_reads(&self) -> Result<()> {
         let current = self.phase().await?;
         if current < Phase::Validated {

@@ -89,7 +89,8 @@ async fn step1_alter_type_rewrites_the_table_and_blocks_writers_but_expand_does_
         .await?;
     assert_eq!(
         before, after,
-        "README step 1: expand must not rewrite customers (no default, no type change)"
+        "README step 1: expand must not rewrite customers (a new column without a volatile \
+         default, and no type change, is a catalog change)"
     );
     assert!(
         lab.column("profile_jsonb").await?.is_some(),
@@ -123,12 +124,27 @@ async fn step1_expand_waits_out_a_long_transaction_without_stalling_writers() ->
     Ok(())
 }
 
-/// When the lock never comes, expand gives up after its attempts with an
-/// error that says what is in the way, and changes nothing.
+/// When the lock never comes, expand gives up after exactly its attempts
+/// (counted by Postgres) with an error that says what is in the way, and
+/// changes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn step1_expand_gives_up_with_a_clear_error_when_the_lock_never_comes() -> anyhow::Result<()>
 {
     let lab = Lab::seeded(100, 0).await?;
+    // Count the attempts Postgres sees: every ALTER TABLE fires
+    // ddl_command_start before it queues for its lock, and a sequence does not
+    // roll back with the attempt's transaction.
+    sqlx::raw_sql(
+        "CREATE SEQUENCE ddl_attempts_seen;
+         CREATE FUNCTION count_ddl_attempt() RETURNS event_trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             PERFORM nextval('ddl_attempts_seen');
+         END $$;
+         CREATE EVENT TRIGGER count_ddl_attempts ON ddl_command_start
+             EXECUTE FUNCTION count_ddl_attempt();",
+    )
+    .execute(lab.pool())
+    .await?;
     let holder = long_transaction(lab.url(), 100, Duration::from_secs(3)).await?;
     let migration = lab.migration_with(Config {
         ddl_attempts: 3,
@@ -144,6 +160,15 @@ async fn step1_expand_gives_up_with_a_clear_error_when_the_lock_never_comes() ->
         Err(MigrationError::LockTimeout { attempts, .. }) => assert_eq!(attempts, 3),
         other => panic!("README step 1: expected LockTimeout after 3 attempts, got {other:?}"),
     }
+    assert_eq!(
+        lab.scalar_i64(
+            "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM ddl_attempts_seen"
+        )
+        .await?,
+        3,
+        "README step 1: ddl_attempts = 3 means three attempts at the DDL before LockTimeout, \
+         no fewer and no more"
+    );
     assert!(
         lab.column("profile_jsonb").await?.is_none(),
         "a failed expand leaves the table as it was"

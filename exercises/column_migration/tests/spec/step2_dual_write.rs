@@ -51,8 +51,9 @@ async fn step2_inserts_and_updates_write_both_columns() -> anyhow::Result<()> {
 }
 
 /// Text that is not JSON is written as before (the old application must not
-/// start failing), gets a NULL profile_jsonb, and is quarantined with
-/// Postgres's reason.
+/// start failing, not even on a row written invalid twice), gets a NULL
+/// profile_jsonb, and is quarantined with its latest text and Postgres's
+/// reason.
 #[tokio::test]
 async fn step2_invalid_json_never_fails_the_writer_and_is_quarantined() -> anyhow::Result<()> {
     let lab = Lab::seeded(50, 0).await?;
@@ -67,12 +68,20 @@ async fn step2_invalid_json_never_fails_the_writer_and_is_quarantined() -> anyho
     .fetch_one(lab.pool())
     .await
     .map_err(|e| anyhow::anyhow!("README step 2: invalid JSON must not fail the writer: {e}"))?;
-    sqlx::query("UPDATE customers SET profile = 'not json at all' WHERE id = 3")
-        .execute(lab.pool())
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!("README step 2: invalid JSON must not fail the writer: {e}")
-        })?;
+    // Row 3 is written invalid twice: the second write must not trip over the
+    // first one's quarantine entry.
+    for text in ["not json at all", r#"{"plan": "#] {
+        sqlx::query("UPDATE customers SET profile = $1 WHERE id = 3")
+            .bind(text)
+            .execute(lab.pool())
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "README step 2: invalid JSON must not fail the writer, not even on a row \
+                     already quarantined (writing {text:?}): {e}"
+                )
+            })?;
+    }
 
     let text: Option<String> = sqlx::query_scalar("SELECT profile FROM customers WHERE id = $1")
         .bind(id)
@@ -93,11 +102,23 @@ async fn step2_invalid_json_never_fails_the_writer_and_is_quarantined() -> anyho
     let quarantined = migration.quarantined().await?;
     let ids: Vec<i64> = quarantined.iter().map(|q| q.customer_id).collect();
     assert_eq!(ids, vec![3, id], "README step 2: both rows are quarantined");
-    assert_eq!(quarantined[1].profile, "{plan: pro");
-    assert!(
-        quarantined.iter().all(|q| !q.error.is_empty()),
-        "each quarantined row says why: {quarantined:?}"
+    assert_eq!(
+        (
+            quarantined[0].profile.as_str(),
+            quarantined[1].profile.as_str()
+        ),
+        (r#"{"plan": "#, "{plan: pro"),
+        "README step 2: the quarantine keeps each row's text byte for byte, and for row 3 \
+         the text of its latest write"
     );
+    for q in &quarantined {
+        assert!(
+            q.error.contains("invalid input syntax for type json"),
+            "README step 2: each quarantined row keeps Postgres's reason, but row {} says {:?}",
+            q.customer_id,
+            q.error
+        );
+    }
     Ok(())
 }
 

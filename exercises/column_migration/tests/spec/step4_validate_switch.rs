@@ -2,6 +2,8 @@
 //! validated; a row-by-row comparison of both columns; reads move to the new
 //! column only when everything agrees.
 
+use std::time::Duration;
+
 use column_migration::workload::{Read, read_profile};
 use column_migration::{CONSTRAINT, MigrationError, Phase};
 use serde_json::json;
@@ -11,7 +13,7 @@ use crate::support::Lab;
 
 /// Change row `id`'s old column behind the trigger's back (as a bug, a manual
 /// fix or a restore could), so the two columns disagree.
-async fn corrupt(lab: &Lab, id: i64, text: &str) -> anyhow::Result<()> {
+async fn corrupt(lab: &Lab, id: i64, text: Option<&str>) -> anyhow::Result<()> {
     let mut conn = PgConnection::connect(lab.url()).await?;
     sqlx::query("SET session_replication_role = replica") // triggers do not fire
         .execute(&mut conn)
@@ -22,6 +24,26 @@ async fn corrupt(lab: &Lab, id: i64, text: &str) -> anyhow::Result<()> {
         .execute(&mut conn)
         .await?;
     Ok(())
+}
+
+/// Write row `id` again the application's way (its own text, through the
+/// trigger), which brings its JSON back in line with its text.
+async fn rewrite(lab: &Lab, id: i64) -> anyhow::Result<()> {
+    sqlx::query("UPDATE customers SET profile = profile WHERE id = $1")
+        .bind(id)
+        .execute(lab.pool())
+        .await?;
+    Ok(())
+}
+
+/// `pg_constraint.convalidated` of [`CONSTRAINT`], if the constraint exists.
+async fn constraint_validated(lab: &Lab) -> anyhow::Result<Option<bool>> {
+    Ok(
+        sqlx::query_scalar("SELECT convalidated FROM pg_constraint WHERE conname = $1")
+            .bind(CONSTRAINT)
+            .fetch_optional(lab.pool())
+            .await?,
+    )
 }
 
 /// After a clean backfill, validation finds every row agreeing, counts the
@@ -44,13 +66,8 @@ async fn step4_validation_finds_both_columns_agree_and_the_constraint_validated(
         "README step 4: {validation:?}"
     );
     assert!(validation.is_clean(), "{validation:?}");
-    let validated: Option<bool> =
-        sqlx::query_scalar("SELECT convalidated FROM pg_constraint WHERE conname = $1")
-            .bind(CONSTRAINT)
-            .fetch_optional(lab.pool())
-            .await?;
     assert_eq!(
-        validated,
+        constraint_validated(&lab).await?,
         Some(true),
         "README step 4: the constraint {CONSTRAINT} exists and is validated"
     );
@@ -58,18 +75,21 @@ async fn step4_validation_finds_both_columns_agree_and_the_constraint_validated(
     Ok(())
 }
 
-/// A row whose columns disagree is reported by id, and the switch is refused.
+/// Rows whose columns disagree — other text, or no text but JSON — are
+/// reported by id, and the switch is refused.
 #[tokio::test]
 async fn step4_a_row_that_disagrees_is_reported_and_the_switch_refused() -> anyhow::Result<()> {
     let lab = Lab::seeded(500, 0).await?;
     let migration = lab.migration();
     lab.through_backfill(&migration).await?;
-    corrupt(&lab, 7, r#"{"plan": "changed behind the trigger"}"#).await?;
+    corrupt(&lab, 7, Some(r#"{"plan": "changed behind the trigger"}"#)).await?;
+    corrupt(&lab, 9, None).await?; // text cleared: its JSON is stale now
     let validation = migration.validate().await?;
     assert_eq!(
         (validation.mismatched, validation.mismatched_ids.clone()),
-        (1, vec![7]),
-        "README step 4: the row-by-row comparison must find row 7: {validation:?}"
+        (2, vec![7, 9]),
+        "README step 4: the row-by-row comparison must find row 7 (other text) and row 9 (NULL \
+         text, yet JSON): {validation:?}"
     );
     assert!(!validation.is_clean());
     match migration.switch_reads().await {
@@ -132,11 +152,180 @@ async fn step4_after_the_switch_the_application_reads_the_new_column() -> anyhow
     assert!(migration.validate().await?.is_clean());
     migration.switch_reads().await?;
     assert_eq!(migration.phase().await?, Phase::Switched);
-    corrupt(&lab, 5, r#"{"stale": true}"#).await?;
+    corrupt(&lab, 5, Some(r#"{"stale": true}"#)).await?;
     assert_eq!(
         read_profile(lab.pool(), 5).await?,
         Read::New(Some(json!({"id": 5, "plan": "team", "tags": ["t5"]}))),
         "README step 4: after the switch, reads come from profile_jsonb"
+    );
+    Ok(())
+}
+
+/// The switch goes by the *last* validation: a dirty one after a clean one
+/// withdraws it (the phase goes back to Backfilled), and the switch is refused
+/// until a validation is clean again.
+#[tokio::test]
+async fn step4_a_dirty_validation_after_a_clean_one_withdraws_it_and_the_switch_is_refused()
+-> anyhow::Result<()> {
+    let lab = Lab::seeded(300, 0).await?;
+    let migration = lab.migration();
+    lab.through_backfill(&migration).await?;
+    let clean = migration.validate().await?;
+    assert!(clean.is_clean(), "{clean:?}");
+    assert_eq!(migration.phase().await?, Phase::Validated);
+
+    corrupt(&lab, 7, Some(r#"{"plan": "changed behind the trigger"}"#)).await?;
+    let dirty = migration.validate().await?;
+    assert_eq!(
+        dirty.mismatched_ids,
+        vec![7],
+        "README step 4: validating again finds row 7: {dirty:?}"
+    );
+    assert_eq!(
+        migration.phase().await?,
+        Phase::Backfilled,
+        "README step 4: a dirty validation withdraws the clean one before it"
+    );
+    match migration.switch_reads().await {
+        Err(MigrationError::NotValidated(_)) => {}
+        other => panic!(
+            "README step 4: switch_reads must refuse when the last validation was dirty, even \
+             after an earlier clean one; got {other:?}"
+        ),
+    }
+
+    rewrite(&lab, 7).await?;
+    let again = migration.validate().await?;
+    assert!(
+        again.is_clean(),
+        "README step 4: fix the row, validate again: {again:?}"
+    );
+    migration.switch_reads().await?;
+    assert_eq!(migration.phase().await?, Phase::Switched);
+    Ok(())
+}
+
+/// A row whose JSON breaks the constraint (`[1]`, written straight into
+/// profile_jsonb behind the trigger's back) makes VALIDATE fail. validate()
+/// reports the row rather than failing, and the constraint — added NOT VALID
+/// and committed before the VALIDATE, in its own transaction — stays in place,
+/// not validated. Once the row is fixed, validating again finishes the job.
+#[tokio::test]
+async fn step4_a_row_that_breaks_the_constraint_leaves_it_not_valid_until_fixed()
+-> anyhow::Result<()> {
+    let lab = Lab::seeded(500, 0).await?;
+    let migration = lab.migration();
+    lab.through_backfill(&migration).await?;
+    // The trigger fires on writes of `profile` only: this one goes behind it.
+    sqlx::query("UPDATE customers SET profile_jsonb = '[1]' WHERE id = 7")
+        .execute(lab.pool())
+        .await?;
+    let validation = labkit::within(
+        Duration::from_secs(20),
+        "validate with a row that breaks the constraint",
+        migration.validate(),
+    )
+    .await?
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "README step 4: a row that breaks the constraint is a finding of the validation, \
+             not an error: {e}"
+        )
+    })?;
+    assert_eq!(
+        (
+            validation.mismatched_ids.clone(),
+            validation.constraint_validated,
+            validation.is_clean()
+        ),
+        (vec![7], false, false),
+        "README step 4: row 7's JSON is not its text parsed, and the constraint cannot be \
+         validated: {validation:?}"
+    );
+    assert_eq!(
+        constraint_validated(&lab).await?,
+        Some(false),
+        "README step 4: the constraint is added NOT VALID and committed before VALIDATE runs, so \
+         a failed VALIDATE leaves it in place, not validated (added without NOT VALID, or \
+         validated in the ADD's transaction, it is gone, after scanning the table under \
+         ACCESS EXCLUSIVE)"
+    );
+    assert_eq!(migration.phase().await?, Phase::Backfilled);
+
+    rewrite(&lab, 7).await?;
+    let again = migration.validate().await?;
+    assert!(
+        again.is_clean(),
+        "README step 4: fix the row, validate again: {again:?}"
+    );
+    assert_eq!(
+        constraint_validated(&lab).await?,
+        Some(true),
+        "README step 4: the second validation validates the constraint"
+    );
+    assert_eq!(migration.phase().await?, Phase::Validated);
+    Ok(())
+}
+
+/// Valid JSON that is not an object (`[1, 2]`, `"just a string"`, `null`) is
+/// bad data, like text that is not JSON: NULL JSON and a quarantine entry,
+/// whether it was in the table before the migration or is written once the
+/// constraint exists. It never makes VALIDATE fail, and never fails a writer.
+#[tokio::test]
+async fn step4_json_that_is_not_an_object_is_quarantined_and_never_fails_a_writer()
+-> anyhow::Result<()> {
+    let lab = Lab::seeded(100, 0).await?;
+    sqlx::query("UPDATE customers SET profile = '[1, 2]' WHERE id = 3")
+        .execute(lab.pool())
+        .await?;
+    let migration = lab.migration();
+    lab.through_backfill(&migration).await?;
+    let validation = migration.validate().await?;
+    assert!(
+        validation.is_clean() && validation.quarantined == 1,
+        "README step 4: row 3 holds a JSON array, which the backfill must quarantine (JSON \
+         NULL) for the constraint to validate: {validation:?}"
+    );
+
+    // The constraint is validated: a JSON string or null stored as JSON would
+    // now fail the writer's statement.
+    for (id, text) in [(4_i64, r#""just a string""#), (5, "null")] {
+        sqlx::query("UPDATE customers SET profile = $1 WHERE id = $2")
+            .bind(text)
+            .bind(id)
+            .execute(lab.pool())
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "README: bad data fails nobody, yet writing {text} (JSON, not an object) \
+                     to row {id} failed once the constraint existed: {e}"
+                )
+            })?;
+    }
+    for id in [3, 4, 5] {
+        assert_eq!(
+            lab.json_of(id).await?,
+            None,
+            "README step 2: row {id}'s JSON is not an object, so profile_jsonb is NULL"
+        );
+    }
+    let quarantined = migration.quarantined().await?;
+    let listed: Vec<(i64, &str)> = quarantined
+        .iter()
+        .map(|q| (q.customer_id, q.profile.as_str()))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![(3, "[1, 2]"), (4, r#""just a string""#), (5, "null")],
+        "README step 2: JSON that is not an object is quarantined, byte for byte"
+    );
+    assert!(
+        quarantined.iter().all(|q| !q.error.is_empty()),
+        "each quarantined row says why: {quarantined:?}"
+    );
+    assert!(
+        migration.validate().await?.is_clean(),
+        "README step 4: quarantined rows agree"
     );
     Ok(())
 }

@@ -76,6 +76,79 @@ async fn step5_contract_leaves_one_jsonb_profile_column_and_nothing_else() -> an
     Ok(())
 }
 
+/// The old column's drop, the rename and the recorded phase commit in one
+/// transaction: the catalog rows the contract changes and the phase row carry
+/// one transaction id (`xmin`). In two transactions, statements in between
+/// would find no `profile` column, and a crash in between would leave a
+/// contract that cannot be run again.
+#[tokio::test]
+async fn step5_the_drop_the_rename_and_the_phase_commit_in_one_transaction() -> anyhow::Result<()> {
+    let lab = Lab::seeded(100, 0).await?;
+    let migration = lab.migration();
+    through_switch(&lab, &migration).await?;
+    migration.contract().await?;
+    let transactions: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT x FROM (
+             SELECT xmin::text AS x FROM pg_attribute
+             WHERE attrelid = 'customers'::regclass AND (attisdropped OR attname = 'profile')
+             UNION ALL
+             SELECT xmin::text FROM migration_progress
+         ) AS changed",
+    )
+    .fetch_all(lab.pool())
+    .await?;
+    assert_eq!(
+        transactions.len(),
+        1,
+        "README step 5: the old column dropped, profile_jsonb renamed to profile and the phase \
+         recorded must be one transaction; their rows were written by {transactions:?}"
+    );
+    Ok(())
+}
+
+/// After the contract, earlier steps run again change nothing: expand does
+/// not add `profile_jsonb` back, and the dual-write trigger is not installed
+/// again (it would set a column that no longer exists and fail every write).
+#[tokio::test]
+async fn step5_after_the_contract_earlier_steps_run_again_change_nothing() -> anyhow::Result<()> {
+    let lab = Lab::seeded(100, 0).await?;
+    let migration = lab.migration();
+    through_switch(&lab, &migration).await?;
+    migration.contract().await?;
+    assert_eq!(
+        (
+            migration.expand().await?.attempts,
+            migration.install_dual_write().await?.attempts
+        ),
+        (0, 0),
+        "README: expand and install_dual_write run again once done have nothing to do"
+    );
+    assert_eq!(
+        lab.column("profile_jsonb").await?,
+        None,
+        "README: expand run again after the contract must not add profile_jsonb back"
+    );
+    assert_eq!(
+        lab.scalar_i64(
+            "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'customers'::regclass AND NOT tgisinternal"
+        )
+        .await?,
+        0,
+        "README: install_dual_write run again after the contract must not install the trigger"
+    );
+    sqlx::query(r#"UPDATE customers SET profile = '{"plan": "after the contract"}' WHERE id = 1"#)
+        .execute(lab.pool())
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "README step 5: after the contract the application writes profile as \
+                 JSONB, and must still be able to: {e}"
+            )
+        })?;
+    assert_eq!(migration.phase().await?, Phase::Contracted);
+    Ok(())
+}
+
 /// Dropping the old column before reads have switched would break the
 /// application: contract refuses, and nothing is dropped.
 #[tokio::test]
