@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use proptest::prelude::*;
-use rate_limiter::{Clock, RateLimitError, TokenBucket};
+use rate_limiter::{Clock, Quota, RateLimitError, TokenBucket};
 
 use crate::support::{clock, close_to, hammer, ms, quota, secs};
 
@@ -157,7 +157,9 @@ fn step1_costs_are_taken_whole_and_refusals_take_nothing() {
 }
 
 /// A cost above capacity can never pass, so it is an error naming both numbers,
-/// not a refusal with a retry time that would never come true.
+/// not a refusal with a retry time that would never come true. (And the other
+/// impossible input of the bad-input table: a quota with a zero capacity,
+/// rate or period is refused when it is built.)
 #[test]
 fn step1_a_cost_above_capacity_is_refused_with_a_reason() {
     let limiter = TokenBucket::new(quota(10, 1, secs(1)), clock());
@@ -174,6 +176,15 @@ fn step1_a_cost_above_capacity_is_refused_with_a_reason() {
         9,
         "the error must not have taken tokens"
     );
+    for (capacity, amount, period) in [(0, 1, secs(1)), (1, 0, secs(1)), (1, 1, ms(0))] {
+        assert!(
+            matches!(
+                Quota::new(capacity, amount, period),
+                Err(RateLimitError::InvalidQuota(_))
+            ),
+            "README bad input: Quota::new({capacity}, {amount}, {period:?}) is an InvalidQuota"
+        );
+    }
 }
 
 /// Each key has its own bucket.

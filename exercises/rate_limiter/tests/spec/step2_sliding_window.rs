@@ -123,29 +123,56 @@ fn step2_a_refused_request_gets_an_honest_retry_after() {
     );
 }
 
-/// With several admissions in the window, `retry_after` is when *enough* of
-/// them have left for this request's cost — not merely the oldest. Limit 10: 5
-/// at t0, 5 at t0+100 ms; a request costing 6 at t0+200 ms needs both groups
-/// gone, and waiting its `retry_after` is enough.
-#[test]
-fn step2_retry_after_waits_for_enough_room_not_just_the_oldest_admission() {
-    let clock = clock();
-    let limiter = SlidingWindow::new(10, secs(1), clock.clone());
-    assert!(limiter.try_acquire("k", 5).unwrap().allowed);
-    clock.advance(ms(100));
-    assert!(limiter.try_acquire("k", 5).unwrap().allowed);
-    clock.advance(ms(100));
-    let refused = limiter.try_acquire("k", 6).unwrap();
+/// Refuse `cost` now, then check `retry_after` is exactly when the same request
+/// passes: still refused 1 ms before, admitted at it. (Exact against the
+/// limiter's own rule, so it holds for a sliding log and a sliding counter.)
+fn assert_retry_after_is_exact(
+    limiter: &SlidingWindow,
+    clock: &rate_limiter::ManualClock,
+    cost: u64,
+) {
+    let refused = limiter.try_acquire("k", cost).unwrap();
     assert!(!refused.allowed);
     let wait = refused
         .retry_after
         .expect("a refused request carries retry_after");
-    clock.advance(wait);
+    clock.advance(wait - ms(1));
     assert!(
-        limiter.try_acquire("k", 6).unwrap().allowed,
-        "README step 1/2: retry_after is when the same request would pass; after {wait:?} a \
-         cost of 6 was still refused (the oldest 5 leaving frees too little)"
+        !limiter.try_acquire("k", cost).unwrap().allowed,
+        "README step 1/2: retry_after ({wait:?}) is when the same request would pass, yet it \
+         passed 1 ms sooner: a client told to wait longer than needed is throttled twice"
     );
+    clock.advance(ms(1));
+    assert!(
+        limiter.try_acquire("k", cost).unwrap().allowed,
+        "README step 1/2: retry_after is when the same request would pass; after {wait:?} a cost \
+         of {cost} was still refused"
+    );
+}
+
+/// With several admissions in the window, `retry_after` is when *enough* of
+/// them have left for this request's cost — not merely the oldest, and not
+/// all of them. Limit 10: 5 at t0 and 5 at t0+100 ms, then a cost of 6 at
+/// t0+200 ms needs both gone; 4, 4 and 2, then a cost of 4 at t0+300 ms needs
+/// only the first.
+#[test]
+fn step2_retry_after_waits_for_enough_room_not_just_the_oldest_admission() {
+    let clock = clock();
+    let limiter = SlidingWindow::new(10, secs(1), clock.clone());
+    assert_eq!((limiter.limit(), limiter.window()), (10, secs(1)));
+    assert!(limiter.try_acquire("k", 5).unwrap().allowed);
+    clock.advance(ms(100));
+    assert!(limiter.try_acquire("k", 5).unwrap().allowed);
+    clock.advance(ms(100));
+    assert_retry_after_is_exact(&limiter, &clock, 6);
+
+    let clock = crate::support::clock();
+    let limiter = SlidingWindow::new(10, secs(1), clock.clone());
+    for cost in [4, 4, 2] {
+        assert!(limiter.try_acquire("k", cost).unwrap().allowed);
+        clock.advance(ms(100));
+    }
+    assert_retry_after_is_exact(&limiter, &clock, 4);
 }
 
 /// Costs count against the window in full; a refusal counts nothing.

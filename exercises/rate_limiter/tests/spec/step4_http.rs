@@ -20,6 +20,7 @@ use axum::routing::get;
 use http_body_util::BodyExt;
 use rate_limiter::{Limiter, Quota, TokenBucket, rate_limited};
 use tower::ServiceExt;
+use tracing::instrument::WithSubscriber;
 
 use crate::support::{clock, quota, secs};
 
@@ -413,11 +414,17 @@ async fn step4_without_client_addresses_a_keyless_request_is_500_and_reveals_not
         .uri("/hello")
         .body(Body::empty())
         .expect("a valid request");
-    let response = send(&app, request).await;
+    let (dispatch, logs) = labkit::capture_logs();
+    let response = send(&app, request).with_subscriber(dispatch).await;
     assert_eq!(
         response.status(),
         StatusCode::INTERNAL_SERVER_ERROR,
         "README bad input: no ConnectInfo and no key is a 500"
+    );
+    assert!(
+        logs.contains("ERROR", "") || logs.contains("WARN", ""),
+        "README bad input: the 500's detail is logged for the operator; logged:\n{}",
+        logs.text()
     );
     assert_eq!(
         header(&response, "content-type"),
