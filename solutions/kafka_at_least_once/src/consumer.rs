@@ -25,7 +25,8 @@
 //!
 //! Where duplicates still come from, and why that is fine: a crash between the
 //! commit of the effect and the offset commit (at most `commit_interval` of
-//! records; a crash commits nothing on its way out), a member that lost its partitions by exceeding
+//! records under a `kill -9`; a dropped consumer still commits what it stored
+//! as it closes), a member that lost its partitions by exceeding
 //! `max.poll.interval.ms` or the session timeout (a "zombie" still finishing a
 //! record), and producer retries without idempotence (the same event at two
 //! offsets). Every one of them ends at the dedup record.
@@ -134,8 +135,8 @@ impl OrderConsumer {
             never = self.commit_periodically() => match never {},
         };
         // Closing the consumer (on drop) revokes its partitions, so
-        // `CommitOnRevoke` commits them anyway; this commit is the one a client
-        // without a rebalance callback would depend on, and it costs nothing.
+        // `CommitOnRevoke` would commit them anyway; this commit is the one a
+        // client without a rebalance callback depends on, and costs nothing.
         commit_stored(&self.consumer, CommitMode::Sync, "at shutdown");
         // Dropping the consumer closes it: it leaves the group at once, so its
         // partitions move without waiting for the session timeout.

@@ -98,6 +98,68 @@ async fn step5_poison_records_are_dead_lettered_with_their_origin() -> anyhow::R
     consumer.stop().await
 }
 
+/// Retries during an outage are spaced by a doubling pause, capped at
+/// `retry_max`: neither a hot loop hammering a database that is down, nor a
+/// pause that keeps doubling until the consumer hardly looks. With pauses from
+/// 50 ms up to 200 ms, the 3 s from 1.5 s into the outage hold about 15
+/// attempts; the bounds (8 to 60, counted as connections the cut link accepts,
+/// one or two per attempt) leave room for a slow machine. Hot loop:
+/// thousands. A constant 50 ms: 60 to 120. Uncapped doubling: 2 to 4.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step5_retries_during_an_outage_double_their_pause_up_to_retry_max() -> anyhow::Result<()> {
+    let lab = Lab::new(1).await?;
+    let proxy = FaultProxy::for_url(lab.db.url()).await?;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(std::time::Duration::from_secs(1))
+        .connect(proxy.url())
+        .await?;
+    let events = events("e", 3, 3);
+    let mut config = lab.config();
+    config.retry_initial = std::time::Duration::from_millis(50);
+    config.retry_max = std::time::Duration::from_millis(200);
+    let mut consumer = lab.start_configured("only", pool, config)?;
+    lab.produce_to(0, &events[..1]).await?;
+    lab.until_applied(&events[..1], &mut [&mut consumer])
+        .await?;
+
+    proxy.cut();
+    lab.produce_to(0, &events[1..]).await?;
+    let failing = events[1].event_id.clone();
+    labkit::eventually(
+        crate::support::SETTLE,
+        "the consumer to receive the event it will fail on",
+        || {
+            let received = lab.recorder.points().iter().any(
+                |(_, p)| matches!(p, Point::Received { event_id: Some(id), .. } if *id == failing),
+            );
+            async move { Ok(received) }
+        },
+    )
+    .await?;
+    // Let the pause reach its cap (50, 100, 200 ms), then count a 3 s window.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let before = proxy.connections_accepted();
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let attempts = proxy.connections_accepted() - before;
+    consumer.check_alive().await?;
+    assert!(
+        attempts <= 60,
+        "{attempts} attempts in 3 s with retry_max = 200 ms: the pause is not doubling up to \
+         retry_max (README step 5) — a consumer that hammers a database that is down makes the \
+         outage worse"
+    );
+    assert!(
+        attempts >= 8,
+        "{attempts} attempts in 3 s with retry_max = 200 ms: the pause grew past retry_max \
+         (README step 5: double it, up to retry_max), so recovery is noticed late"
+    );
+
+    proxy.restore();
+    lab.until_applied(&events, &mut [&mut consumer]).await?;
+    consumer.stop().await
+}
+
 /// A dead letter counts only once the broker acknowledged it. While the
 /// dead-letter topic cannot take it (here: it does not exist yet), the poison
 /// record is retried in place — the partition waits, nothing after it is
