@@ -131,20 +131,28 @@ fn assert_retry_after_is_exact(
     clock: &rate_limiter::ManualClock,
     cost: u64,
 ) {
-    let refused = limiter.try_acquire("k", cost).unwrap();
+    let refused = limiter
+        .try_acquire("k", cost)
+        .expect("the cost is within the limit");
     assert!(!refused.allowed);
     let wait = refused
         .retry_after
         .expect("a refused request carries retry_after");
     clock.advance(wait - ms(1));
     assert!(
-        !limiter.try_acquire("k", cost).unwrap().allowed,
+        !limiter
+            .try_acquire("k", cost)
+            .expect("the cost is within the limit")
+            .allowed,
         "README step 1/2: retry_after ({wait:?}) is when the same request would pass, yet it \
          passed 1 ms sooner: a client told to wait longer than needed is throttled twice"
     );
     clock.advance(ms(1));
     assert!(
-        limiter.try_acquire("k", cost).unwrap().allowed,
+        limiter
+            .try_acquire("k", cost)
+            .expect("the cost is within the limit")
+            .allowed,
         "README step 1/2: retry_after is when the same request would pass; after {wait:?} a cost \
          of {cost} was still refused"
     );
