@@ -44,6 +44,11 @@ async fn step2_an_unknown_counter_is_404() -> anyhow::Result<()> {
         response.header("content-type"),
         Some("application/problem+json")
     );
+    assert!(
+        response.text().contains("/problems/counter-not-found"),
+        "README bad input: 404 /problems/counter-not-found: {}",
+        response.text()
+    );
     Ok(())
 }
 
@@ -100,43 +105,64 @@ async fn step2_bad_input_is_refused_with_the_right_status_and_changes_nothing() 
 {
     let cluster = Cluster::start(1, Mode::Crdt).await?;
     cluster.increment(0, "c", 10, "seed").await;
-    let cases: [(&str, &[u8], u16); 10] = [
-        ("not JSON", b"{delta: 1", 400),
-        ("no request id", br#"{"delta": 1}"#, 400),
+    let cases: [(&str, &[u8], u16, &str); 10] = [
+        ("not JSON", b"{delta: 1", 400, "/problems/malformed-json"),
+        (
+            "no request id",
+            br#"{"delta": 1}"#,
+            400,
+            "/problems/missing-request-id",
+        ),
         (
             "an empty request id",
             br#"{"delta": 1, "request_id": ""}"#,
             400,
+            "/problems/missing-request-id",
         ),
         (
             "a string delta",
             br#"{"delta": "5", "request_id": "a"}"#,
             422,
+            "/problems/invalid-delta",
         ),
         (
             "a fractional delta",
             br#"{"delta": 1.5, "request_id": "b"}"#,
             422,
+            "/problems/invalid-delta",
         ),
         (
             "a delta beyond i64",
             br#"{"delta": 1e30, "request_id": "c"}"#,
             422,
+            "/problems/invalid-delta",
         ),
         (
             "the smallest i64",
             br#"{"delta": -9223372036854775808, "request_id": "d"}"#,
             422,
+            "/problems/invalid-delta",
         ),
         (
             "a delta above 10^12",
             br#"{"delta": 1000000000001, "request_id": "e"}"#,
             422,
+            "/problems/invalid-delta",
         ),
-        ("a zero delta", br#"{"delta": 0, "request_id": "f"}"#, 422),
-        ("no delta", br#"{"request_id": "g"}"#, 422),
+        (
+            "a zero delta",
+            br#"{"delta": 0, "request_id": "f"}"#,
+            422,
+            "/problems/invalid-delta",
+        ),
+        (
+            "no delta",
+            br#"{"request_id": "g"}"#,
+            422,
+            "/problems/invalid-delta",
+        ),
     ];
-    for (what, body, status) in cases {
+    for (what, body, status, problem) in cases {
         let path = "/counters/c/increments";
         let response = labkit::http::request(
             cluster.front_addr(0),
@@ -156,6 +182,12 @@ async fn step2_bad_input_is_refused_with_the_right_status_and_changes_nothing() 
             response.header("content-type"),
             Some("application/problem+json"),
             "{what}"
+        );
+        let body: serde_json::Value = serde_json::from_slice(&response.body)
+            .map_err(|e| anyhow::anyhow!("{what}: the problem body is not JSON: {e}"))?;
+        assert_eq!(
+            body["type"], problem,
+            "README bad input: {what} is {status} {problem}: {body}"
         );
     }
     assert_eq!(

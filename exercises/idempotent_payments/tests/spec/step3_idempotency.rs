@@ -297,6 +297,16 @@ async fn step3_a_refused_request_leaves_its_key_free_for_the_corrected_one() -> 
         "still refused, not 'key reused': {}",
         unknown.text()
     );
+    let mut in_euros = payment(100, "acct_alice", "acct_bob");
+    in_euros["currency"] = "EUR".into();
+    let mismatch = app.pay("fix-me", &in_euros).await;
+    assert_eq!(
+        (mismatch.status, mismatch.problem_type().as_str()),
+        (422, "/problems/invalid-request"),
+        "README bad input: a currency that differs from the accounts' is refused, and frees the \
+         key: {}",
+        mismatch.text()
+    );
     let corrected = app
         .pay("fix-me", &payment(100, "acct_alice", "acct_bob"))
         .await;

@@ -58,6 +58,44 @@ async fn step5_unsigned_requests_are_refused() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A `Lab-Signature` header that cannot be read is refused like a missing one:
+/// no `t=`, a `t=` that is not a number, no `v1=`, a `v1=` that is not hex, or
+/// nothing at all. Nothing is written.
+#[tokio::test]
+async fn step5_a_malformed_signature_header_is_refused() -> anyhow::Result<()> {
+    let app = app_with_accounts().await?;
+    let now = app.clock_secs();
+    let good = signature(
+        SECRET,
+        Signed {
+            timestamp: now,
+            method: "GET",
+            path: "/v1/payments",
+            key: "",
+            body: b"",
+        },
+    );
+    let malformed = [
+        format!("v1={good}"),
+        format!("t=soon,v1={good}"),
+        format!("t={now}"),
+        format!("t={now},v1=not-hex"),
+        String::new(),
+    ];
+    for header in &malformed {
+        let request = TestRequest::get("/v1/payments")
+            .unsigned()
+            .header("x-client-id", CLIENT)
+            .header("lab-signature", header);
+        assert_unauthenticated(
+            &app.send(request).await,
+            &format!("the header Lab-Signature: {header:?}"),
+        );
+    }
+    assert_eq!(app.written().await, (0, 0, 0));
+    Ok(())
+}
+
 /// The timestamp must lie within five minutes of the server's clock, either way:
 /// exactly 300 s off is still inside, 301 s is not.
 #[tokio::test]
