@@ -126,17 +126,7 @@ async fn step5_retries_during_an_outage_double_their_pause_up_to_retry_max() -> 
     proxy.cut();
     lab.produce_to(0, &events[1..]).await?;
     let failing = events[1].event_id.clone();
-    labkit::eventually(
-        crate::support::SETTLE,
-        "the consumer to receive the event it will fail on",
-        || {
-            let received = lab.recorder.points().iter().any(
-                |(_, p)| matches!(p, Point::Received { event_id: Some(id), .. } if *id == failing),
-            );
-            async move { Ok(received) }
-        },
-    )
-    .await?;
+    lab.until_received(Some(&failing)).await?;
     // Let the pause reach its cap (50, 100, 200 ms), then count a 3 s window.
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let before = proxy.connections_accepted();
@@ -177,19 +167,7 @@ async fn step5_a_dead_letter_is_done_only_once_the_broker_acknowledged_it() -> a
     let pool = lab.db.new_pool(4).await?;
     let mut consumer = lab.start_configured("only", pool, config.clone())?;
     lab.until_applied(&good[..1], &mut [&mut consumer]).await?;
-    labkit::eventually(
-        crate::support::SETTLE,
-        "the consumer to receive the poison record",
-        || {
-            let received = lab
-                .recorder
-                .points()
-                .iter()
-                .any(|(_, p)| matches!(p, Point::Received { event_id: None, .. }));
-            async move { Ok(received) }
-        },
-    )
-    .await?;
+    lab.until_received(None).await?;
     // Only a consumer that does not wait for the acknowledgement is fast enough
     // to be caught by this; a right one just costs the test the wait.
     tokio::time::sleep(crate::support::GRACE).await;
@@ -256,17 +234,7 @@ async fn step5_a_long_database_outage_is_retried_for_as_long_as_it_lasts() -> an
     proxy.cut();
     let sent = lab.produce_to(0, &events[2..]).await?;
     let failing = events[2].event_id.clone();
-    labkit::eventually(
-        crate::support::SETTLE,
-        "the consumer to receive the failing event",
-        || {
-            let received = lab.recorder.points().iter().any(
-                |(_, p)| matches!(p, Point::Received { event_id: Some(id), .. } if *id == failing),
-            );
-            async move { Ok(received) }
-        },
-    )
-    .await?;
+    lab.until_received(Some(&failing)).await?;
     // The one wait on nothing: only a consumer that gives up is fast enough to
     // be caught by it; a right one just costs the test 3 s.
     tokio::time::sleep(2 * crate::support::GRACE).await;

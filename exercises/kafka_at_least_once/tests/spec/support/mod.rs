@@ -425,6 +425,22 @@ impl Lab {
         Ok(rows.into_iter().collect())
     }
 
+    /// Wait until some incarnation has received (decoded, or found poison in)
+    /// the record with this event id; `None` is a record that is not an event.
+    pub async fn until_received(&self, event_id: Option<&str>) -> anyhow::Result<()> {
+        labkit::eventually(
+            SETTLE,
+            format!("the consumer to receive the record with event id {event_id:?}"),
+            || {
+                let received = self.recorder.points().iter().any(|(_, p)| {
+                    matches!(p, Point::Received { event_id: id, .. } if id.as_deref() == event_id)
+                });
+                async move { Ok(received) }
+            },
+        )
+        .await
+    }
+
     /// Wait until every one of `events` has been applied at least once, while
     /// checking that each of `running` is still alive.
     pub async fn until_applied(
