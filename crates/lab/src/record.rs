@@ -10,7 +10,7 @@
 //!
 //! What the hash covers ([`inputs_hash`]): the exercise's directory, its
 //! solution's directory (mutants included, this record excluded), labkit's
-//! manifest and sources, the workspace manifest, `Cargo.lock`, `.cargo/config.toml`
+//! and labkit-locate's manifests and sources, the workspace manifest, `Cargo.lock`, `.cargo/config.toml`
 //! and the toolchain (`rustc -V`). Not the lab CLI itself: a change to verify's
 //! own logic is proven by the lab's self-tests, and re-running every mutant for
 //! it would bring back the cost this record exists to avoid (`lab verify` with
@@ -213,6 +213,8 @@ pub fn inputs(workspace: &Workspace, exercise: &Exercise) -> Vec<PathBuf> {
         exercise.solution_dir.clone(),
         root.join("crates/labkit/Cargo.toml"),
         root.join("crates/labkit/src"),
+        root.join("crates/labkit-locate/Cargo.toml"),
+        root.join("crates/labkit-locate/src"),
         root.join("Cargo.toml"),
         root.join("Cargo.lock"),
         root.join(".cargo/config.toml"),

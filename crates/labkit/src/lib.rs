@@ -6,9 +6,10 @@
 //!
 //! * **Finding a service** ([`service`]): an explicit URL from the environment wins
 //!   (`LAB_POSTGRES_URL` or `DATABASE_URL`, `LAB_REDIS_URL`, `LAB_KAFKA_BROKERS`);
-//!   otherwise, if Docker answers a ping within two seconds, one container per
-//!   service is started for the whole test process; otherwise the test fails within
-//!   seconds with a message naming both ways to get one.
+//!   then what `cargo lab services up` started; then a server answering on the
+//!   default local port; otherwise, if Docker answers a ping within two seconds,
+//!   one container per service is started for the whole test process; otherwise
+//!   the test fails within seconds with a message naming every way to get one.
 //! * **Isolation**: [`TestDb`] is a fresh database per test, [`TestRedis`] a key
 //!   prefix per test, [`TestKafka`] topics and consumer groups per test. Tests run in
 //!   parallel under the default harness and never depend on order. Resources are
@@ -55,6 +56,6 @@ pub use postgres::TestDb;
 pub use proxy::FaultProxy;
 #[cfg(feature = "redis")]
 pub use redis::TestRedis;
-pub use service::{Endpoint, Origin, Service};
+pub use service::{Endpoint, Located, Origin, Service};
 pub use time::{eventually, within};
 pub use trace::{CapturedLogs, capture_logs, init_tracing};

@@ -1,77 +1,28 @@
-//! Where a service comes from: the environment, a container, or a clear "no".
+//! Where a service comes from: the environment, the lab's own services, a
+//! server on the default port, a container, or a clear "no".
 //!
-//! The order is fixed and documented in the README, because a test suite that
-//! silently picks a different database depending on the machine is a suite nobody
-//! can debug:
+//! The first three steps are [`labkit_locate`]'s, shared with `cargo lab` so the
+//! dashboard and the tests can never disagree:
 //!
 //! 1. an explicit URL from the environment — the user said where the service is;
-//! 2. a container started through Docker — only if Docker answers a ping quickly;
-//! 3. an error, within seconds, that names both ways to get the service.
+//! 2. what `cargo lab services up` started, read from its file in the user's cache;
+//! 3. a server already answering on the default local address (127.0.0.1:5432 as
+//!    user `postgres`, 127.0.0.1:6379, 127.0.0.1:9092) — a Postgres there that
+//!    wants a password is an error naming `LAB_POSTGRES_URL`, not a fall-through;
+//! 4. a container started through Docker — only if Docker answers a ping quickly;
+//! 5. an error, within seconds, that names every way to get the service.
 //!
-//! The decision itself ([`choose`]) is a pure function so that its order can be
+//! The last decision ([`choose`]) is a pure function so that its order can be
 //! unit-tested on a machine with no Docker at all.
 
-use std::fmt;
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use tokio::sync::OnceCell;
 
 use crate::docker::{DockerHost, DockerStatus};
 
-/// A service an exercise can ask for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Service {
-    Postgres,
-    Redis,
-    Kafka,
-}
-
-impl Service {
-    pub const ALL: [Service; 3] = [Service::Postgres, Service::Redis, Service::Kafka];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Service::Postgres => "Postgres",
-            Service::Redis => "Redis",
-            Service::Kafka => "Kafka",
-        }
-    }
-
-    /// Environment variables consulted, first match wins. `DATABASE_URL` is second
-    /// for Postgres because many developers already export it for sqlx.
-    pub fn env_vars(self) -> &'static [&'static str] {
-        match self {
-            Service::Postgres => &["LAB_POSTGRES_URL", "DATABASE_URL"],
-            Service::Redis => &["LAB_REDIS_URL"],
-            Service::Kafka => &["LAB_KAFKA_BROKERS"],
-        }
-    }
-
-    /// What a working value looks like, for error messages.
-    pub fn example_value(self) -> &'static str {
-        match self {
-            Service::Postgres => "postgres://postgres@127.0.0.1:5432/postgres",
-            Service::Redis => "redis://127.0.0.1:6379",
-            Service::Kafka => "127.0.0.1:9092",
-        }
-    }
-}
-
-impl fmt::Display for Service {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// How an [`Endpoint`] was found; error messages use it to say what to change.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Origin {
-    /// Read from this environment variable.
-    Env(&'static str),
-    /// A container labkit started for this test process.
-    Container { id: String },
-}
+pub use labkit_locate::{LabServices, Located, Origin, Service, Sources};
 
 /// A service's address and how it was found.
 #[derive(Clone, Debug)]
@@ -82,37 +33,26 @@ pub struct Endpoint {
     pub origin: Origin,
 }
 
-impl Endpoint {
-    /// "Redis at redis://127.0.0.1:6379 (from LAB_REDIS_URL)".
-    pub fn describe(&self) -> String {
-        match &self.origin {
-            Origin::Env(var) => format!("{} at {} (from {var})", self.service, self.url),
-            Origin::Container { id } => {
-                let short = &id[..id.len().min(12)];
-                format!(
-                    "{} at {} (container {short} started by labkit)",
-                    self.service, self.url
-                )
-            }
+impl From<Located> for Endpoint {
+    fn from(found: Located) -> Endpoint {
+        Endpoint {
+            service: found.service,
+            url: found.url,
+            origin: found.origin,
         }
+    }
+}
+
+impl Endpoint {
+    /// "Redis at redis://127.0.0.1:6379 (from LAB_REDIS_URL)", "Postgres at … (found
+    /// listening on the default port)".
+    pub fn describe(&self) -> String {
+        format!("{} at {} ({})", self.service, self.url, self.origin.how())
     }
 
     /// What the user can do when this endpoint does not answer.
     pub fn unreachable_help(&self) -> String {
-        match &self.origin {
-            Origin::Env(var) => format!(
-                "start {service} at that address, or unset {var} so that labkit starts a \
-                 {service} container through Docker",
-                service = self.service
-            ),
-            Origin::Container { .. } => format!(
-                "the {} container labkit started is not answering; check `docker ps` and \
-                 `docker logs`, or set {} to a {} you run yourself",
-                self.service,
-                self.service.env_vars()[0],
-                self.service
-            ),
-        }
+        self.origin.unreachable_help(self.service)
     }
 }
 
@@ -179,11 +119,12 @@ impl Endpoint {
 /// The outcome of [`choose`]: where to get the service, before any connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Choice {
-    FromEnv { var: &'static str, url: String },
+    /// Found by the environment, the lab's services or the default port.
+    Use(Located),
     StartContainer,
 }
 
-/// No environment URL and no Docker: the message names both ways out.
+/// Nothing found and no Docker: the message names every way out.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct NoService {
@@ -192,7 +133,7 @@ pub struct NoService {
 }
 
 impl NoService {
-    fn new(service: Service, docker: &DockerStatus) -> Self {
+    fn new(service: Service, default_addr: &str, docker: &DockerStatus) -> Self {
         let vars = service.env_vars();
         let not_set = match vars {
             [one] => format!("{one} is not set"),
@@ -200,11 +141,11 @@ impl NoService {
             [] => "no environment variable is defined for it".to_string(),
         };
         let message = format!(
-            "no {service} for this test: {not_set}, and {docker}.\n\
-             Get one either way:\n  \
-             1. point the lab at a {service} you run:   export {var}={example}\n  \
-             2. or start Docker: labkit then starts a {service} container for the tests by itself\n     \
-             (`docker compose -f docker/compose.yml up -d` starts all services; then use way 1)",
+            "no {service} for this test: {not_set}, `cargo lab services up` has not started              one, nothing answers on {default_addr}, and {docker}.\n\
+             Get one any of these ways:\n  \
+             1. let the lab start its own:             cargo lab services up\n  \
+             2. point the lab at a {service} you run:   export {var}={example}\n  \
+             3. or start Docker: labkit then starts a {service} container for the tests by itself",
             var = vars[0],
             example = service.example_value(),
         );
@@ -212,40 +153,26 @@ impl NoService {
     }
 }
 
-/// Decide where `service` comes from. Pure: `env` and `docker` are given.
-///
-/// An empty variable counts as unset, so `LAB_REDIS_URL= cargo test` means "not set".
+/// Decide where `service` comes from, given what [`Sources::locate`] found and
+/// whether Docker answers. Pure.
 pub fn choose(
     service: Service,
-    env: &dyn Fn(&str) -> Option<String>,
+    located: Option<Located>,
+    default_addr: &str,
     docker: &DockerStatus,
 ) -> Result<Choice, NoService> {
-    if let Some((var, url)) = from_env(service, env) {
-        return Ok(Choice::FromEnv { var, url });
+    if let Some(found) = located {
+        return Ok(Choice::Use(found));
     }
     if docker.is_available() {
         return Ok(Choice::StartContainer);
     }
-    Err(NoService::new(service, docker))
+    Err(NoService::new(service, default_addr, docker))
 }
 
-fn from_env(
-    service: Service,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Option<(&'static str, String)> {
-    service.env_vars().iter().find_map(|var| {
-        env(var)
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-            .map(|v| (*var, v))
-    })
-}
-
-type EnvFn = dyn Fn(&str) -> Option<String> + Send + Sync;
-
-/// Applies [`choose`] against a real environment and a real Docker host.
+/// Applies the order against real sources and a real Docker host.
 pub struct Resolver {
-    env: Arc<EnvFn>,
+    sources: Sources,
     docker: DockerHost,
     ping_timeout: Duration,
     // One ping per resolver: a test process with fifty tests pings Docker once.
@@ -257,18 +184,24 @@ impl Resolver {
     /// up; a socket that accepts and then says nothing must not cost a test more.
     pub const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
-    /// The process environment and the Docker host it points at.
+    /// The process environment, the lab's services file, the default ports, and
+    /// the Docker host the environment points at.
     pub fn from_process_env() -> Self {
-        Resolver::new(|var| std::env::var(var).ok(), DockerHost::from_env())
+        Resolver::with_sources(Sources::from_process(), DockerHost::from_env())
     }
 
-    /// A resolver with an explicit environment and Docker host (used by tests).
+    /// An explicit environment, no lab services, the standard default ports.
     pub fn new(
         env: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
         docker: DockerHost,
     ) -> Self {
+        Resolver::with_sources(Sources::new(env), docker)
+    }
+
+    /// Fully explicit sources (used by tests).
+    pub fn with_sources(sources: Sources, docker: DockerHost) -> Self {
         Resolver {
-            env: Arc::new(env),
+            sources,
             docker,
             ping_timeout: Self::PING_TIMEOUT,
             docker_status: OnceCell::new(),
@@ -280,29 +213,24 @@ impl Resolver {
         self
     }
 
-    /// Find `service`: environment, else a container, else a [`NoService`] error.
+    /// Find `service` in the order of the module docs.
     ///
-    /// The environment is read before Docker is touched at all, so a user who set a
-    /// URL never waits for a Docker ping.
+    /// Docker is pinged only when nothing earlier found the service, so a user
+    /// who set a URL or runs a local server never waits for a Docker ping.
     pub async fn resolve(&self, service: Service) -> anyhow::Result<Endpoint> {
-        if let Some((var, url)) = from_env(service, &*self.env) {
-            return Ok(Endpoint {
-                service,
-                url,
-                origin: Origin::Env(var),
-            });
+        let sources = self.sources.clone();
+        // A loopback probe and, for Postgres, a login check: short, but blocking.
+        let located = tokio::task::spawn_blocking(move || sources.locate(service)).await??;
+        if let Some(found) = located {
+            return Ok(found.into());
         }
         let docker = self
             .docker_status
             .get_or_init(|| crate::docker::ping(&self.docker, self.ping_timeout))
             .await;
-        match choose(service, &*self.env, docker)? {
-            // Unreachable in practice (handled above), but keep `choose` the one authority.
-            Choice::FromEnv { var, url } => Ok(Endpoint {
-                service,
-                url,
-                origin: Origin::Env(var),
-            }),
+        match choose(service, None, self.sources.default_addr(service), docker)? {
+            // Unreachable here (handled above), but keep `choose` the one authority.
+            Choice::Use(found) => Ok(found.into()),
             Choice::StartContainer => start_container(service, &self.docker).await,
         }
     }
@@ -339,15 +267,6 @@ pub async fn resolve(service: Service) -> anyhow::Result<Endpoint> {
 mod tests {
     use super::*;
 
-    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |k| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.to_string())
-        }
-    }
-
     fn docker_up() -> DockerStatus {
         DockerStatus::Available {
             host: "unix:///var/run/docker.sock".into(),
@@ -361,73 +280,44 @@ mod tests {
         }
     }
 
-    /// The environment wins even when Docker is available.
+    /// Whatever the first three steps found wins even when Docker is available.
     #[test]
-    fn an_environment_url_wins_over_docker() {
-        let env = env_of(&[("LAB_REDIS_URL", "redis://10.0.0.1:6379")]);
-        let choice = choose(Service::Redis, &env, &docker_up()).unwrap();
-        assert_eq!(
-            choice,
-            Choice::FromEnv {
-                var: "LAB_REDIS_URL",
-                url: "redis://10.0.0.1:6379".into()
-            }
-        );
+    fn a_located_service_wins_over_docker() {
+        let found = Located {
+            service: Service::Redis,
+            url: "redis://127.0.0.1:6379".into(),
+            origin: Origin::DefaultPort,
+        };
+        let choice = choose(
+            Service::Redis,
+            Some(found.clone()),
+            "127.0.0.1:6379",
+            &docker_up(),
+        )
+        .unwrap();
+        assert_eq!(choice, Choice::Use(found));
     }
 
-    /// `LAB_POSTGRES_URL` is preferred to `DATABASE_URL`, which is still honoured.
+    /// With nothing found, a reachable Docker means "start a container".
     #[test]
-    fn postgres_prefers_the_lab_variable_then_database_url() {
-        let both = env_of(&[
-            ("DATABASE_URL", "postgres://b"),
-            ("LAB_POSTGRES_URL", "postgres://a"),
-        ]);
+    fn with_nothing_found_docker_is_used_when_it_answers() {
         assert_eq!(
-            choose(Service::Postgres, &both, &docker_down()).unwrap(),
-            Choice::FromEnv {
-                var: "LAB_POSTGRES_URL",
-                url: "postgres://a".into()
-            }
-        );
-        let only_database_url = env_of(&[("DATABASE_URL", "postgres://b")]);
-        assert_eq!(
-            choose(Service::Postgres, &only_database_url, &docker_down()).unwrap(),
-            Choice::FromEnv {
-                var: "DATABASE_URL",
-                url: "postgres://b".into()
-            }
-        );
-    }
-
-    /// With no URL, a reachable Docker means "start a container".
-    #[test]
-    fn without_a_url_docker_is_used_when_it_answers() {
-        let env = env_of(&[]);
-        assert_eq!(
-            choose(Service::Kafka, &env, &docker_up()).unwrap(),
+            choose(Service::Kafka, None, "127.0.0.1:9092", &docker_up()).unwrap(),
             Choice::StartContainer
         );
     }
 
-    /// An empty variable is treated as unset rather than as an empty URL.
+    /// With neither, the error names the variable, `services up`, the default
+    /// address, the Docker host and every remedy.
     #[test]
-    fn an_empty_variable_counts_as_unset() {
-        let env = env_of(&[("LAB_REDIS_URL", "  ")]);
-        assert_eq!(
-            choose(Service::Redis, &env, &docker_up()).unwrap(),
-            Choice::StartContainer
-        );
-    }
-
-    /// With neither, the error names the variable, the Docker host and both remedies.
-    #[test]
-    fn with_neither_the_error_names_both_ways_to_get_the_service() {
-        let env = env_of(&[]);
+    fn with_nothing_at_all_the_error_names_every_way_to_get_the_service() {
         for service in Service::ALL {
-            let err = choose(service, &env, &docker_down())
+            let err = choose(service, None, service.default_addr(), &docker_down())
                 .unwrap_err()
                 .to_string();
             assert!(err.contains(service.env_vars()[0]), "{err}");
+            assert!(err.contains("cargo lab services up"), "{err}");
+            assert!(err.contains(service.default_addr()), "{err}");
             assert!(err.contains("Docker"), "{err}");
             assert!(err.contains("unix:///var/run/docker.sock"), "{err}");
             assert!(err.contains(service.example_value()), "{err}");

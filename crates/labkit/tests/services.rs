@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use labkit::docker::DockerHost;
-use labkit::service::{Origin, Resolver, Service};
+use labkit::service::{Origin, Resolver, Service, Sources};
 use labkit::{FaultProxy, TestDb, TestKafka, TestRedis};
 
 /// A loopback port with nothing listening on it.
@@ -25,16 +25,23 @@ fn no_docker() -> DockerHost {
     DockerHost::Unix(std::env::temp_dir().join("labkit-no-docker-here/docker.sock"))
 }
 
-fn empty_env(_: &str) -> Option<String> {
-    None
+/// No variable, no lab services, and every default port pointed at a dead one,
+/// so "nothing reachable" holds whatever runs on this machine.
+fn nothing_configured() -> Sources {
+    let mut sources = Sources::new(|_| None);
+    for service in Service::ALL {
+        sources = sources.with_default_addr(service, format!("127.0.0.1:{}", dead_port()));
+    }
+    sources
 }
 
-/// With no variable and no Docker, every service fails in well under five seconds,
-/// and the message names its variable and Docker.
+/// With no variable, no lab services, nothing on the default port and no Docker,
+/// every service fails in well under five seconds, and the message names its
+/// variable, `cargo lab services up` and Docker.
 #[tokio::test]
-async fn with_nothing_reachable_each_service_fails_fast_naming_its_variable_and_docker() {
+async fn with_nothing_reachable_each_service_fails_fast_naming_every_way_out() {
     for service in Service::ALL {
-        let resolver = Resolver::new(empty_env, no_docker());
+        let resolver = Resolver::with_sources(nothing_configured(), no_docker());
         let started = Instant::now();
         let err = resolver.resolve(service).await.unwrap_err().to_string();
         assert!(
@@ -43,12 +50,35 @@ async fn with_nothing_reachable_each_service_fails_fast_naming_its_variable_and_
             started.elapsed()
         );
         assert!(err.contains(service.env_vars()[0]), "{service}: {err}");
+        assert!(err.contains("cargo lab services up"), "{service}: {err}");
         assert!(err.contains("Docker"), "{service}: {err}");
     }
 }
 
+/// With nothing configured, a server on the default port is used and the
+/// endpoint says so; Docker is never asked.
+#[tokio::test]
+async fn a_server_on_the_default_port_is_used_when_nothing_is_configured() {
+    let listener = StdListener::bind("127.0.0.1:0").expect("a free loopback port");
+    let addr = listener.local_addr().expect("bound").to_string();
+    let sources = nothing_configured().with_default_addr(Service::Kafka, addr.clone());
+    let endpoint = Resolver::with_sources(sources, no_docker())
+        .resolve(Service::Kafka)
+        .await
+        .unwrap();
+    assert_eq!(endpoint.url, addr);
+    assert_eq!(endpoint.origin, Origin::DefaultPort);
+    assert!(
+        endpoint
+            .describe()
+            .ends_with("(found listening on the default port)"),
+        "{}",
+        endpoint.describe()
+    );
+}
+
 /// A set variable pointing at a dead address fails within five seconds when the
-/// test connects, naming the variable and Docker as the alternative.
+/// test connects, naming the variable and `cargo lab services up` as the way out.
 #[tokio::test]
 async fn a_variable_pointing_at_nothing_fails_fast_naming_the_variable_and_docker() {
     let port = dead_port();
@@ -75,7 +105,7 @@ async fn a_variable_pointing_at_nothing_fails_fast_naming_the_variable_and_docke
         started.elapsed()
     );
     assert!(
-        err.contains("LAB_REDIS_URL") && err.contains("Docker"),
+        err.contains("LAB_REDIS_URL") && err.contains("cargo lab services up"),
         "{err}"
     );
 
@@ -94,7 +124,7 @@ async fn a_variable_pointing_at_nothing_fails_fast_naming_the_variable_and_docke
         started.elapsed()
     );
     assert!(
-        err.contains("LAB_POSTGRES_URL") && err.contains("Docker"),
+        err.contains("LAB_POSTGRES_URL") && err.contains("cargo lab services up"),
         "{err}"
     );
 
@@ -113,7 +143,7 @@ async fn a_variable_pointing_at_nothing_fails_fast_naming_the_variable_and_docke
         started.elapsed()
     );
     assert!(
-        err.contains("LAB_KAFKA_BROKERS") && err.contains("Docker"),
+        err.contains("LAB_KAFKA_BROKERS") && err.contains("cargo lab services up"),
         "{err}"
     );
 }
