@@ -3,6 +3,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use labkit_locate::Sources;
+
 use crate::services;
 use crate::state::{State, StepProgress};
 use crate::workspace::Workspace;
@@ -72,26 +74,11 @@ pub(super) fn dashboard(workspace: &Workspace, out: &mut dyn Write) -> anyhow::R
     }
     writeln!(
         out,
-        "\nServices (the tests look for an environment URL first, then Docker):"
+        "\nServices, found the way the tests will find them (`cargo lab services status`):"
     )?;
     let docker = services::docker_socket_present();
-    for s in services::statuses() {
-        let line = match (&s.value, s.reachable) {
-            (Some(value), Some(true)) => format!("{}={value}  (answers)", s.variable),
-            (Some(value), _) => format!(
-                "{}={value}  (NOT answering: start it, or unset the variable)",
-                s.variable
-            ),
-            (None, _) if docker => format!(
-                "{} not set; a Docker socket is present, so tests will start a container",
-                s.variable
-            ),
-            (None, _) => format!(
-                "{} not set and no Docker: tests that need {} will fail fast and say so",
-                s.variable, s.name
-            ),
-        };
-        writeln!(out, "  {:9} {line}", s.name)?;
+    for status in services::statuses(&Sources::from_process()) {
+        writeln!(out, "  {:9} {}", status.service.name(), status.line(docker))?;
     }
     writeln!(
         out,

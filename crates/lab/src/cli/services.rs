@@ -1,0 +1,339 @@
+//! `cargo lab services up | down | status`: the lab's own throwaway servers.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use labkit_locate::{LabServices, Service, Sources};
+
+use crate::services::instance::{How, Instance};
+use crate::services::{self, compose, local};
+use crate::workspace::Workspace;
+
+use super::spinner;
+
+#[derive(Subcommand, Debug)]
+pub enum ServicesCommand {
+    /// Start Postgres, Redis and Kafka for the tests: with Docker through
+    /// docker/compose.yml, else from binaries on this machine, on the lab's own
+    /// ports. The tests then find them with nothing exported.
+    Up {
+        /// Only these services (comma-separated: postgres,redis,kafka).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// Install tansu (the Kafka-compatible broker) first if it is missing.
+        #[arg(long)]
+        install_kafka: bool,
+        /// Use local binaries even when Docker answers.
+        #[arg(long, conflicts_with = "docker")]
+        local: bool,
+        /// Use docker compose; fail if Docker does not answer.
+        #[arg(long)]
+        docker: bool,
+    },
+    /// Stop what `services up` started, and nothing else.
+    Down {
+        /// Only these services (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+    },
+    /// Each service: where the tests will find it, how, and whether it answers.
+    Status,
+}
+
+pub(super) fn services(
+    workspace: &Workspace,
+    command: ServicesCommand,
+    out: &mut dyn Write,
+) -> anyhow::Result<ExitCode> {
+    let dir = LabServices::dir();
+    match command {
+        ServicesCommand::Up {
+            only,
+            install_kafka,
+            local,
+            docker,
+        } => up(
+            workspace,
+            &dir,
+            &chosen(&only)?,
+            install_kafka,
+            local,
+            docker,
+            out,
+        ),
+        ServicesCommand::Down { only } => down(workspace, &dir, &chosen(&only)?, out),
+        ServicesCommand::Status => status(&dir, out),
+    }
+}
+
+fn chosen(only: &[String]) -> anyhow::Result<Vec<Service>> {
+    if only.is_empty() {
+        return Ok(Service::ALL.to_vec());
+    }
+    only.iter()
+        .map(|key| {
+            Service::from_key(key.trim()).with_context(|| {
+                format!("no service named {key:?}; the services are postgres, redis, kafka")
+            })
+        })
+        .collect()
+}
+
+fn up(
+    workspace: &Workspace,
+    dir: &Path,
+    wanted: &[Service],
+    install_kafka: bool,
+    force_local: bool,
+    force_docker: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<ExitCode> {
+    let explicit = wanted.len() < Service::ALL.len();
+    let mut endpoints = LabServices::load(dir);
+    let mut to_start = Vec::new();
+    for service in wanted {
+        match Instance::load(dir, *service)? {
+            Some(instance) if instance.how == How::Compose || instance.running() => {
+                writeln!(out, "  {service:9} already up at {}", instance.url)?;
+                endpoints.set(*service, instance.url);
+            }
+            Some(stale) => {
+                // Recorded but gone (a reboot): forget it and start afresh.
+                let _ = local::stop(&stale);
+                to_start.push(*service);
+            }
+            None => to_start.push(*service),
+        }
+    }
+    let use_docker = force_docker || (!force_local && compose::docker_answers());
+    if force_docker && !compose::docker_answers() {
+        bail!("--docker: Docker does not answer `docker info` within 5 s");
+    }
+    let mut failed = false;
+    if use_docker && !to_start.is_empty() {
+        let bar = spinner(&format!(
+            "docker compose up {} (waiting for health, up to {}s)",
+            keys(&to_start),
+            compose::WAIT_TIMEOUT.as_secs()
+        ));
+        let started = compose::up(&workspace.root.join("docker/compose.yml"), &to_start);
+        bar.finish_and_clear();
+        for instance in started? {
+            let service = Service::from_key(&instance.service).context("compose service")?;
+            instance.save(dir, service)?;
+            writeln!(out, "  {service:9} up at {} (docker compose)", instance.url)?;
+            endpoints.set(service, instance.url);
+        }
+    } else {
+        for service in to_start {
+            if service == Service::Kafka && local::tansu_binary().is_none() {
+                if install_kafka {
+                    install_tansu()?;
+                } else {
+                    writeln!(
+                        out,
+                        "  Kafka     not started: it comes from tansu, which is not installed. \
+                         Install it (about 20 minutes of compiling) with\n              \
+                         {}\n            or run `cargo lab services up --install-kafka`.",
+                        local::TANSU_INSTALL
+                    )?;
+                    failed |= explicit;
+                    continue;
+                }
+            }
+            let bar = spinner(&format!("starting {service}"));
+            let started = Instant::now();
+            let result = local::start(service, dir, &|message| {
+                bar.set_message(message.to_string())
+            });
+            bar.finish_and_clear();
+            match result {
+                Ok(instance) => {
+                    instance.save(dir, service)?;
+                    writeln!(
+                        out,
+                        "  {service:9} up at {} in {:.1}s (pid {}, log {})",
+                        instance.url,
+                        started.elapsed().as_secs_f64(),
+                        instance.pid.map_or("?".to_string(), |p| p.to_string()),
+                        instance.log.display()
+                    )?;
+                    endpoints.set(service, instance.url);
+                }
+                Err(e) => {
+                    writeln!(out, "  {service:9} FAILED to start: {e:#}")?;
+                    failed = true;
+                }
+            }
+        }
+    }
+    endpoints
+        .save()
+        .with_context(|| format!("writing {}", endpoints.file().display()))?;
+    writeln!(
+        out,
+        "\nThe tests now find these with nothing exported (addresses in {}).\n\
+         A LAB_* variable you export still wins. `cargo lab services down` stops them.",
+        endpoints.file().display()
+    )?;
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn down(
+    workspace: &Workspace,
+    dir: &Path,
+    wanted: &[Service],
+    out: &mut dyn Write,
+) -> anyhow::Result<ExitCode> {
+    let mut endpoints = LabServices::load(dir);
+    let mut compose_services = Vec::new();
+    for service in wanted {
+        let Some(instance) = Instance::load(dir, *service)? else {
+            writeln!(out, "  {service:9} nothing of the lab's running")?;
+            endpoints.remove(*service);
+            continue;
+        };
+        match instance.how {
+            How::Compose => compose_services.push(*service),
+            How::Local => {
+                let was_running = instance.running();
+                local::stop(&instance)?;
+                writeln!(
+                    out,
+                    "  {service:9} {} ({})",
+                    if was_running {
+                        "stopped"
+                    } else {
+                        "was not running; record removed"
+                    },
+                    instance.url
+                )?;
+            }
+        }
+        remove_record(dir, *service)?;
+        endpoints.remove(*service);
+    }
+    if !compose_services.is_empty() {
+        compose::down(
+            &workspace.root.join("docker/compose.yml"),
+            &compose_services,
+        )?;
+        writeln!(out, "  docker compose: removed {}", keys(&compose_services))?;
+    }
+    endpoints.save()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn remove_record(dir: &Path, service: Service) -> anyhow::Result<()> {
+    let record = Instance::dir(dir, service);
+    match std::fs::remove_dir_all(&record) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("removing {}", record.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn status(dir: &Path, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    let sources = Sources::from_process().with_lab_services(LabServices::load(dir));
+    let docker = services::docker_socket_present();
+    writeln!(out, "Where the tests will find each service:")?;
+    let mut all_answer = true;
+    for status in services::statuses(&sources) {
+        all_answer &= matches!(status.answers, Some(Ok(())));
+        writeln!(out, "  {:9} {}", status.service.name(), status.line(docker))?;
+    }
+    writeln!(
+        out,
+        "\nStarted by `cargo lab services up` ({}):",
+        dir.display()
+    )?;
+    let mut any = false;
+    for service in Service::ALL {
+        let Some(instance) = Instance::load(dir, service)? else {
+            continue;
+        };
+        any = true;
+        let state = match instance.how {
+            How::Compose => "docker compose".to_string(),
+            How::Local if instance.running() => format!(
+                "running, pid {}{}",
+                instance.pid.unwrap_or_default(),
+                instance
+                    .run_as
+                    .as_ref()
+                    .map_or(String::new(), |u| format!(" as {u}"))
+            ),
+            How::Local => "NOT running (run `cargo lab services up` again)".to_string(),
+        };
+        writeln!(
+            out,
+            "  {:9} {}  {state}  log {}",
+            service.name(),
+            instance.url,
+            instance.log.display()
+        )?;
+    }
+    if !any {
+        writeln!(out, "  nothing")?;
+    }
+    Ok(if all_answer {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn keys(services: &[Service]) -> String {
+    services
+        .iter()
+        .map(|s| s.key())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `cargo install tansu …` with a spinner showing what it compiles; bounded.
+fn install_tansu() -> anyhow::Result<()> {
+    const LIMIT: Duration = Duration::from_secs(60 * 60);
+    let bar = spinner(&format!("{} (about 20 minutes)", local::TANSU_INSTALL));
+    let mut args: Vec<&str> = local::TANSU_INSTALL.split_whitespace().collect();
+    let program = args.remove(0);
+    let mut child = Command::new(program)
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("running cargo install tansu")?;
+    let stderr = child.stderr.take().context("cargo's stderr")?;
+    let started = Instant::now();
+    let mut last = Vec::new();
+    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+        bar.set_message(format!("installing tansu: {}", line.trim()));
+        last.push(line);
+        if last.len() > 20 {
+            last.remove(0);
+        }
+        if started.elapsed() > LIMIT {
+            let _ = child.kill();
+            bail!(
+                "installing tansu took over {} minutes; stopped",
+                LIMIT.as_secs() / 60
+            );
+        }
+    }
+    let status = child.wait()?;
+    bar.finish_and_clear();
+    if !status.success() {
+        bail!("`{}` failed:\n{}", local::TANSU_INSTALL, last.join("\n"));
+    }
+    Ok(())
+}

@@ -1,0 +1,466 @@
+//! Throwaway servers from binaries already on the machine, on lab-owned ports.
+//!
+//! Nothing here is configured for keeps: Postgres gets a fresh cluster with
+//! trust authentication on loopback and fsync off, Redis keeps nothing on disk,
+//! tansu keeps its topics in one SQLite file. `down` removes all of it. Every
+//! wait has a bound, and a server that does not come up is stopped again and its
+//! log's last lines shown, rather than left half-started.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use labkit_locate::{Service, probe};
+
+use super::instance::{How, Instance, process_alive};
+
+/// The ports the lab prefers for its own servers: the usual ones plus 10000, so
+/// they never collide with a system Postgres, Redis or Kafka.
+pub fn preferred_port(service: Service) -> u16 {
+    match service {
+        Service::Postgres => 15432,
+        Service::Redis => 16379,
+        Service::Kafka => 19092,
+    }
+}
+
+/// How long a server may take to answer after it was started.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(45);
+
+/// The preferred port if nothing listens on it, else one the system hands out.
+pub fn pick_port(service: Service) -> anyhow::Result<u16> {
+    let preferred = preferred_port(service);
+    if std::net::TcpListener::bind(("127.0.0.1", preferred)).is_ok() {
+        return Ok(preferred);
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Start `service` locally, recording it under `services_dir`.
+pub fn start(
+    service: Service,
+    services_dir: &Path,
+    progress: &dyn Fn(&str),
+) -> anyhow::Result<Instance> {
+    match service {
+        Service::Postgres => start_postgres(services_dir, progress),
+        Service::Redis => start_redis(services_dir, progress),
+        Service::Kafka => start_kafka(services_dir, progress),
+    }
+}
+
+// --- Postgres -----------------------------------------------------------------
+
+/// The account Postgres runs under when the caller is root (it refuses root).
+const POSTGRES_USER: &str = "postgres";
+
+/// A directory holding `initdb`, `pg_ctl` and `postgres`: on the PATH, else the
+/// newest `/usr/lib/postgresql/*/bin` (Debian, Ubuntu), else the usual others.
+pub fn postgres_bin_dir() -> Option<PathBuf> {
+    let complete = |dir: &Path| {
+        ["initdb", "pg_ctl", "postgres"]
+            .iter()
+            .all(|b| dir.join(b).is_file())
+    };
+    let mut candidates: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    let mut debian: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|entries| entries.flatten().map(|e| e.path().join("bin")).collect())
+        .unwrap_or_default();
+    debian.sort_by_key(|p| {
+        p.parent()
+            .and_then(|v| v.file_name())
+            .and_then(|v| v.to_str())
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0)
+    });
+    candidates.extend(debian.into_iter().rev());
+    candidates.extend(
+        [
+            "/usr/local/pgsql/bin",
+            "/opt/homebrew/bin",
+            "/usr/pgsql/bin",
+        ]
+        .iter()
+        .map(PathBuf::from),
+    );
+    candidates.into_iter().find(|d| complete(d))
+}
+
+/// uid and gid of `user`, from /etc/passwd.
+fn account(user: &str) -> Option<(u32, u32)> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        (fields.first() == Some(&user) && fields.len() > 3)
+            .then(|| Some((fields[2].parse().ok()?, fields[3].parse().ok()?)))
+            .flatten()
+    })
+}
+
+fn running_as_root() -> bool {
+    // The effective uid, without libc: /proc/self/status has "Uid: real effective …".
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// A command that runs as `run_as` when one is given (the caller is root).
+fn command_as(program: &Path, run_as: Option<(u32, u32)>) -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut command = Command::new(program);
+    if let Some((uid, gid)) = run_as {
+        command.uid(uid).gid(gid);
+    }
+    command
+}
+
+fn run(mut command: Command, what: &str, log: &Path) -> anyhow::Result<()> {
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("running {what}"))?;
+    if !output.status.success() {
+        bail!(
+            "{what} failed ({}):\n{}{}\n(log: {})",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+            log.display()
+        );
+    }
+    Ok(())
+}
+
+fn start_postgres(services_dir: &Path, progress: &dyn Fn(&str)) -> anyhow::Result<Instance> {
+    let bin = postgres_bin_dir().context(
+        "no Postgres server binaries (initdb, pg_ctl, postgres) on the PATH or under \
+         /usr/lib/postgresql/*/bin: install them (Debian/Ubuntu: `apt-get install postgresql`; \
+         macOS: `brew install postgresql`), or point the lab at a Postgres you run with \
+         LAB_POSTGRES_URL",
+    )?;
+    let root = running_as_root();
+    let run_as = if root {
+        Some(account(POSTGRES_USER).context(
+            "running as root, and Postgres refuses to run as root, but there is no \
+             `postgres` user to run it as: create one (`useradd -r postgres`) or run \
+             `cargo lab services up` as an ordinary user",
+        )?)
+    } else {
+        None
+    };
+    let port = pick_port(Service::Postgres)?;
+    // The cluster's directory must be reachable by the user it runs as. Root's
+    // cache is not (its home is private), so under root the cluster lives in a
+    // directory of its own under /var/tmp, owned by `postgres`.
+    let cluster = if root {
+        PathBuf::from("/var/tmp").join(format!("backend-lab-postgres-{port}"))
+    } else {
+        Instance::dir(services_dir, Service::Postgres).join("cluster")
+    };
+    if cluster.exists() {
+        std::fs::remove_dir_all(&cluster)
+            .with_context(|| format!("removing an old cluster at {}", cluster.display()))?;
+    }
+    std::fs::create_dir_all(&cluster).with_context(|| format!("creating {}", cluster.display()))?;
+    if let Some((uid, gid)) = run_as {
+        std::os::unix::fs::chown(&cluster, Some(uid), Some(gid))
+            .with_context(|| format!("giving {} to user postgres", cluster.display()))?;
+    }
+    let data = cluster.join("data");
+    let log = cluster.join("postgres.log");
+
+    progress(&format!(
+        "Postgres: initdb in {} (binaries from {})",
+        data.display(),
+        bin.display()
+    ));
+    let mut initdb = command_as(&bin.join("initdb"), run_as);
+    initdb
+        .arg("-D")
+        .arg(&data)
+        .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"])
+        .env("LC_ALL", "C");
+    run(initdb, "initdb", &log)?;
+
+    progress(&format!(
+        "Postgres: starting on 127.0.0.1:{port} (waiting up to {}s)",
+        READY_TIMEOUT.as_secs()
+    ));
+    let options = format!(
+        "-p {port} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c max_connections=200",
+        cluster.display()
+    );
+    let mut pg_ctl = command_as(&bin.join("pg_ctl"), run_as);
+    pg_ctl.arg("-D").arg(&data).arg("-l").arg(&log).args([
+        "-w",
+        "-t",
+        &READY_TIMEOUT.as_secs().to_string(),
+        "-o",
+        &options,
+        "start",
+    ]);
+    run(pg_ctl, "pg_ctl start", &log)?;
+    let pid = std::fs::read_to_string(data.join("postmaster.pid"))
+        .ok()
+        .and_then(|s| s.lines().next().and_then(|l| l.trim().parse().ok()));
+
+    let addr = format!("127.0.0.1:{port}");
+    wait_until(&format!("Postgres on {addr}"), &log, || {
+        probe::postgres_login(&addr, "postgres", "postgres", Duration::from_secs(2)).is_ok()
+    })?;
+    Ok(Instance {
+        service: Service::Postgres.key().to_string(),
+        how: How::Local,
+        url: Service::Postgres.url_for(&addr),
+        pid,
+        command_contains: Some("postgres".to_string()),
+        data_dir: Some(cluster),
+        run_as: run_as.map(|_| POSTGRES_USER.to_string()),
+        bin_dir: Some(bin),
+        log,
+        started_at: now(),
+    })
+}
+
+fn stop_postgres(instance: &Instance) -> anyhow::Result<()> {
+    let (Some(bin), Some(cluster)) = (&instance.bin_dir, &instance.data_dir) else {
+        bail!("the Postgres record has no binaries or data directory");
+    };
+    let run_as = instance.run_as.as_deref().and_then(account);
+    if instance.running() {
+        let mut pg_ctl = command_as(&bin.join("pg_ctl"), run_as);
+        pg_ctl
+            .arg("-D")
+            .arg(cluster.join("data"))
+            .args(["-m", "fast", "-w", "-t", "30", "stop"]);
+        if run(pg_ctl, "pg_ctl stop", &instance.log).is_err() {
+            terminate(instance)?;
+        }
+    }
+    Ok(())
+}
+
+// --- Redis --------------------------------------------------------------------
+
+fn find_on_path(program: &str, extra: &[PathBuf]) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain(extra.iter().cloned())
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
+fn start_redis(services_dir: &Path, progress: &dyn Fn(&str)) -> anyhow::Result<Instance> {
+    let binary = find_on_path("redis-server", &[]).context(
+        "no redis-server on the PATH: install it (Debian/Ubuntu: `apt-get install \
+         redis-server`; macOS: `brew install redis`), or point the lab at a Redis you run \
+         with LAB_REDIS_URL",
+    )?;
+    let port = pick_port(Service::Redis)?;
+    let dir = Instance::dir(services_dir, Service::Redis);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let log = dir.join("redis.log");
+    let pidfile = dir.join("redis.pid");
+    let _ = std::fs::remove_file(&pidfile);
+    progress(&format!(
+        "Redis: starting on 127.0.0.1:{port} (waiting up to {}s)",
+        READY_TIMEOUT.as_secs()
+    ));
+    let mut command = Command::new(&binary);
+    command
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no", "--daemonize", "yes"])
+        .arg("--pidfile")
+        .arg(&pidfile)
+        .arg("--logfile")
+        .arg(&log)
+        .arg("--dir")
+        .arg(&dir);
+    run(command, "redis-server", &log)?;
+    let addr = format!("127.0.0.1:{port}");
+    wait_until(&format!("Redis on {addr}"), &log, || {
+        probe::redis_ping(&addr, Duration::from_secs(1)).is_ok()
+    })?;
+    let pid = std::fs::read_to_string(&pidfile)
+        .ok()
+        .and_then(|s| s.trim().parse().ok());
+    Ok(Instance {
+        service: Service::Redis.key().to_string(),
+        how: How::Local,
+        url: Service::Redis.url_for(&addr),
+        pid,
+        command_contains: Some("redis-server".to_string()),
+        data_dir: None,
+        run_as: None,
+        bin_dir: None,
+        log,
+        started_at: now(),
+    })
+}
+
+// --- Kafka (tansu) --------------------------------------------------------------
+
+/// The tansu release the lab is tested with, and how to install it.
+pub const TANSU_INSTALL: &str =
+    "cargo install tansu --version 0.6.0 --locked --no-default-features --features libsql";
+
+/// `tansu` on the PATH or in cargo's bin directory.
+pub fn tansu_binary() -> Option<PathBuf> {
+    let cargo_bin = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .map(|c| c.join("bin"));
+    find_on_path("tansu", &cargo_bin.into_iter().collect::<Vec<_>>())
+}
+
+fn start_kafka(services_dir: &Path, progress: &dyn Fn(&str)) -> anyhow::Result<Instance> {
+    let binary = tansu_binary().with_context(|| {
+        format!(
+            "Kafka comes from tansu, a Kafka-compatible broker, which is not installed. \
+             Install it (about 20 minutes of compiling) with\n  {TANSU_INSTALL}\nor let \
+             `cargo lab services up --install-kafka` do it; or point the lab at a broker \
+             you run with LAB_KAFKA_BROKERS"
+        )
+    })?;
+    let port = pick_port(Service::Kafka)?;
+    let dir = Instance::dir(services_dir, Service::Kafka);
+    let data = dir.join("data");
+    if data.exists() {
+        std::fs::remove_dir_all(&data)
+            .with_context(|| format!("removing old data at {}", data.display()))?;
+    }
+    std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
+    let log = dir.join("tansu.log");
+    let listener = format!("tcp://127.0.0.1:{port}");
+    progress(&format!(
+        "Kafka: starting tansu on 127.0.0.1:{port} (waiting up to {}s)",
+        READY_TIMEOUT.as_secs()
+    ));
+    let log_file =
+        std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+    let child = {
+        use std::os::unix::process::CommandExt;
+        Command::new(&binary)
+            .args(["broker", "--listener-url", &listener])
+            .args(["--advertised-listener-url", &listener])
+            // SQLite, in one file: the storage engine KAFKA.md recommends.
+            .args(["--storage-engine", "sqlite://tansu.db"])
+            .current_dir(&data)
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file)
+            // Its own process group: a Ctrl-C meant for a later command in this
+            // terminal must not reach the broker.
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?
+    };
+    let pid = child.id();
+    let addr = format!("127.0.0.1:{port}");
+    let waited = wait_until(&format!("tansu on {addr}"), &log, || {
+        process_alive(pid) && probe::tcp_answers(&addr, Duration::from_millis(300))
+    });
+    let instance = Instance {
+        service: Service::Kafka.key().to_string(),
+        how: How::Local,
+        url: Service::Kafka.url_for(&addr),
+        pid: Some(pid),
+        command_contains: Some("tansu".to_string()),
+        data_dir: Some(data),
+        run_as: None,
+        bin_dir: None,
+        log,
+        started_at: now(),
+    };
+    if let Err(e) = waited {
+        let _ = terminate(&instance);
+        return Err(e);
+    }
+    Ok(instance)
+}
+
+// --- stopping ---------------------------------------------------------------------
+
+/// Stop a local instance and remove its data. Only the recorded process, and
+/// only if its command line still matches what was started.
+pub fn stop(instance: &Instance) -> anyhow::Result<()> {
+    match Service::from_key(&instance.service) {
+        Some(Service::Postgres) => stop_postgres(instance)?,
+        _ => terminate(instance)?,
+    }
+    if let Some(dir) = &instance.data_dir
+        && dir.exists()
+    {
+        std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// SIGTERM, wait up to ten seconds, then SIGKILL.
+fn terminate(instance: &Instance) -> anyhow::Result<()> {
+    let Some(pid) = instance.pid else {
+        return Ok(());
+    };
+    if !instance.running() {
+        return Ok(());
+    }
+    let signal = |name: &str| {
+        Command::new("kill")
+            .args([name, &pid.to_string()])
+            .stderr(Stdio::null())
+            .status()
+    };
+    signal("-TERM").context("running kill")?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while process_alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if process_alive(pid) {
+        signal("-KILL").context("running kill")?;
+    }
+    Ok(())
+}
+
+/// Poll `ready` until it holds or [`READY_TIMEOUT`] passes; the error quotes
+/// the end of the server's log.
+fn wait_until(what: &str, log: &Path, ready: impl Fn() -> bool) -> anyhow::Result<()> {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        if ready() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            bail!(
+                "{what} did not answer within {}s. The end of its log ({}):\n{}",
+                READY_TIMEOUT.as_secs(),
+                log.display(),
+                tail(log, 15)
+            );
+        }
+        // Polling a local port: there is no notification to wait on instead.
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}

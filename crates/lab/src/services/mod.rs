@@ -1,0 +1,180 @@
+//! The services, as the learner sees them: where each one is, how it was found,
+//! whether it answers; and the lab's own throwaway servers (`cargo lab services
+//! up | down | status`).
+//!
+//! Where to look is not decided here: [`labkit_locate`] holds the order, and
+//! labkit (the tests) asks the same crate, so the dashboard never says one thing
+//! while the tests do another.
+
+pub mod compose;
+pub mod instance;
+pub mod local;
+
+use std::path::Path;
+use std::time::Duration;
+
+use labkit_locate::{LocateError, Located, Service, Sources, probe};
+
+/// One service: what resolution found, and whether it answers now.
+pub struct ServiceStatus {
+    pub service: Service,
+    pub found: Result<Option<Located>, LocateError>,
+    /// `None` when nothing was found, else whether it answered and, if not, why.
+    pub answers: Option<Result<(), String>>,
+}
+
+impl ServiceStatus {
+    /// One line for the dashboard and `services status`.
+    pub fn line(&self, docker: bool) -> String {
+        match (&self.found, &self.answers) {
+            (Err(e), _) => format!("NOT USABLE: {e}"),
+            (Ok(Some(found)), Some(Ok(()))) => format!("{}, answers", found.describe()),
+            (Ok(Some(found)), Some(Err(why))) => format!(
+                "{} is NOT answering ({why}); {}",
+                found.describe(),
+                found.origin.unreachable_help(self.service)
+            ),
+            (Ok(Some(found)), None) => found.describe(),
+            (Ok(None), _) if docker => format!(
+                "not found (no {}, nothing from `cargo lab services up`, nothing on {}); a \
+                 Docker socket is present, so the tests will start a container",
+                self.service.env_vars()[0],
+                self.service.default_addr()
+            ),
+            (Ok(None), _) => format!(
+                "not found (no {}, nothing on {}, no Docker): run `cargo lab services up`, or \
+                 export {}={}",
+                self.service.env_vars()[0],
+                self.service.default_addr(),
+                self.service.env_vars()[0],
+                self.service.example_value()
+            ),
+        }
+    }
+}
+
+/// Resolve every service the way the tests will, and ask each one found whether
+/// it answers (a login for Postgres, `PING` for Redis, a connection for Kafka).
+pub fn statuses(sources: &Sources) -> Vec<ServiceStatus> {
+    Service::ALL
+        .into_iter()
+        .map(|service| {
+            let found = sources.locate(service);
+            let answers = match &found {
+                Ok(Some(located)) => Some(answers(located)),
+                _ => None,
+            };
+            ServiceStatus {
+                service,
+                found,
+                answers,
+            }
+        })
+        .collect()
+}
+
+/// Is the service at `located` there, and the kind of server we expect?
+pub fn answers(located: &Located) -> Result<(), String> {
+    let timeout = Duration::from_secs(2);
+    let Some(addr) = first_addr(located) else {
+        return Err(format!("no host:port in {}", located.url));
+    };
+    match located.service {
+        // A URL the user gave may carry a password the probe does not speak;
+        // for those, a connection is all that is checked.
+        Service::Postgres if !has_password(&located.url) => {
+            probe::postgres_login(&addr, &user_of(&located.url), "postgres", timeout)
+                .map_err(|e| e.to_string())
+        }
+        Service::Redis if !has_password(&located.url) => probe::redis_ping(&addr, timeout),
+        _ if probe::tcp_answers(&addr, timeout) => Ok(()),
+        _ => Err(format!("nothing accepts connections on {addr}")),
+    }
+}
+
+/// The first `host:port` of a URL or broker list, with the service's default port.
+pub fn first_addr(located: &Located) -> Option<String> {
+    let default_port = match located.service {
+        Service::Postgres => 5432,
+        Service::Redis => 6379,
+        Service::Kafka => 9092,
+    };
+    let first = located.url.split(',').next()?.trim();
+    let without_scheme = first.split_once("://").map_or(first, |(_, rest)| rest);
+    let authority = without_scheme.split(['/', '?']).next()?;
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    if host_port.is_empty() {
+        return None;
+    }
+    if host_port
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
+        Some(host_port.to_string())
+    } else {
+        Some(format!("{host_port}:{default_port}"))
+    }
+}
+
+fn userinfo(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?']).next()?;
+    Some(authority.rsplit_once('@')?.0)
+}
+
+fn has_password(url: &str) -> bool {
+    userinfo(url).is_some_and(|u| u.contains(':'))
+}
+
+fn user_of(url: &str) -> String {
+    userinfo(url)
+        .filter(|u| !u.is_empty())
+        .unwrap_or("postgres")
+        .to_string()
+}
+
+/// Is a Docker socket there at all? (labkit pings it properly before use.)
+pub fn docker_socket_present() -> bool {
+    if let Ok(host) = std::env::var("DOCKER_HOST") {
+        return !host.trim().is_empty();
+    }
+    Path::new("/var/run/docker.sock").exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn located(service: Service, url: &str) -> Located {
+        Located {
+            service,
+            url: url.into(),
+            origin: Origin::DefaultPort,
+        }
+    }
+
+    /// The address comes from a URL with or without credentials, port or path.
+    #[test]
+    fn the_first_address_is_read_from_any_url_shape() {
+        let cases = [
+            (
+                Service::Postgres,
+                "postgres://u:p@db:6000/x?sslmode=disable",
+                "db:6000",
+            ),
+            (Service::Postgres, "postgres://db/x", "db:5432"),
+            (Service::Redis, "redis://127.0.0.1", "127.0.0.1:6379"),
+            (Service::Kafka, "a:1,b:2", "a:1"),
+        ];
+        for (service, url, want) in cases {
+            assert_eq!(
+                first_addr(&located(service, url)).as_deref(),
+                Some(want),
+                "{url}"
+            );
+        }
+        assert!(has_password("postgres://u:p@h/x") && !has_password("postgres://u@h/x"));
+        assert_eq!(user_of("postgres://alice@h/x"), "alice");
+        assert_eq!(user_of("postgres://h/x"), "postgres");
+    }
+}
