@@ -6,7 +6,9 @@ mod check;
 mod dashboard;
 mod hint;
 mod list;
+mod services;
 mod verify;
+pub mod watch;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -55,8 +57,16 @@ pub enum Command {
         #[arg(long)]
         step: Option<u32>,
     },
+    /// Re-run the current step's tests whenever you save a file under the
+    /// exercise's src/; move on when the step passes. Keys: h, r, q (then Enter).
+    Watch { name: String },
     /// Show the next hint for a step (the first unfinished one by default).
     Hint { name: String, step: Option<u32> },
+    /// Start, stop or inspect the services the tests use (Postgres, Redis, Kafka).
+    Services {
+        #[command(subcommand)]
+        command: services::ServicesCommand,
+    },
     /// Maintainers: reference passes all, skeleton fails all, every mutant killed.
     ///
     /// Each mutant runs the tests its `killed-by:` header names; a run with no
@@ -110,6 +120,8 @@ pub fn run(
         Some(Command::List) => list::list(&workspace, out),
         Some(Command::Check { name, step }) => check::check(&workspace, &name, step, out),
         Some(Command::Hint { name, step }) => hint::hint(&workspace, &name, step, out),
+        Some(Command::Watch { name }) => watch::watch(&workspace, &name, out),
+        Some(Command::Services { command }) => services::services(&workspace, command, out),
         Some(Command::Verify {
             names,
             skip_mutants,
