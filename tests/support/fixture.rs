@@ -102,11 +102,11 @@ impl TinyLab {
         );
         self.write(
             &format!("exercises/{name}/exercise.toml"),
-            "title = \"Adding\"\nquestion = \"Add two numbers.\"\nround = \"Warm-up\"\nfollow_ups = [\"What would change for 64-bit numbers?\"]\n\n[[steps]]\ntitle = \"Addition\"\nhints = [\"Use +.\", \"Really, a + b.\"]\n",
+            "title = \"Adding\"\nround = \"Warm-up\"\nfollow_ups = [\"What would change for 64-bit numbers?\"]\n\n[[steps]]\ntitle = \"Addition\"\nhints = [\"Use +.\", \"Really, a + b.\"]\n",
         );
         self.write(
             &format!("exercises/{name}/README.md"),
-            "# Adding\n\n## Step 1 — addition\n",
+            "# Adding\n\n> **The question.** Add two numbers.\n\n## Step 1 — addition\n",
         );
         self.write(&format!("exercises/{name}/src/lib.rs"), SKELETON);
         self.write(

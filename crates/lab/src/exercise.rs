@@ -12,8 +12,6 @@ use crate::workspace::Workspace;
 #[serde(deny_unknown_fields)]
 pub struct Meta {
     pub title: String,
-    /// The interview question, in the lab's own words.
-    pub question: String,
     /// Which interview round it prepares for.
     pub round: String,
     /// Services the tests need: "postgres", "redis", "kafka".
@@ -77,6 +75,49 @@ impl Exercise {
             name,
             meta,
         })
+    }
+
+    /// The exercise's README, which the learner reads first.
+    pub fn readme(&self) -> PathBuf {
+        self.dir.join("README.md")
+    }
+
+    /// The interview question: the README's `> **The question.** …` block, the
+    /// one place it is written (the dashboard, `list` and `check` quote it).
+    pub fn question(&self) -> anyhow::Result<String> {
+        let path = self.readme();
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        question_in(&text).with_context(|| {
+            format!(
+                "{} has no `> **The question.** …` block under its title",
+                path.display()
+            )
+        })
+    }
+
+    /// The README's link for step `n`: its path and the anchor GitHub gives the
+    /// step's heading (`## Step 2 — …`), e.g. `exercises/x/README.md#step-2--sliding-window`.
+    pub fn step_link(&self, workspace: &Workspace, n: u32) -> String {
+        let path = self.readme();
+        let shown = path
+            .strip_prefix(&workspace.root)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let prefix = format!("step {n}");
+        let heading = text.lines().find_map(|line| {
+            let title = line.strip_prefix("## ")?.trim();
+            let lower = title.to_lowercase();
+            (lower.starts_with(&prefix)
+                && !lower[prefix.len()..].starts_with(|c: char| c.is_ascii_digit()))
+            .then(|| title.to_string())
+        });
+        match heading {
+            Some(title) => format!("{shown}#{}", github_anchor(&title)),
+            None => shown,
+        }
     }
 
     /// The candidate's package (`cargo test -p <this>`).
@@ -176,6 +217,45 @@ fn collect_rs_files(dir: &Path, files: &mut Vec<PathBuf>) {
     }
 }
 
+/// The text of a `> **The question.** …` blockquote, joined into one line.
+pub fn question_in(readme: &str) -> Option<String> {
+    let mut lines = readme
+        .lines()
+        .skip_while(|l| !l.starts_with("> **The question.**"));
+    let first = lines
+        .next()?
+        .trim_start_matches("> **The question.**")
+        .trim();
+    let mut words = vec![first.to_string()];
+    for line in lines {
+        let Some(rest) = line.strip_prefix('>') else {
+            break;
+        };
+        words.push(rest.trim().to_string());
+    }
+    let joined = words
+        .into_iter()
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    (!joined.is_empty()).then_some(joined)
+}
+
+/// The anchor GitHub makes from a heading: lower case, punctuation other than
+/// `-` and `_` dropped, each space a `-`.
+pub fn github_anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The step a test belongs to: test names (or their module) start `stepN_`.
 pub fn step_of(test_name: &str) -> Option<u32> {
     test_name
@@ -194,6 +274,23 @@ pub fn step_of(test_name: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The question is the README's blockquote, over several lines, in one line.
+    #[test]
+    fn the_question_is_read_from_the_readme_blockquote() {
+        let readme = "# T\n\n> **The question.** Design a\n> counter.\n\nMore text.\n";
+        assert_eq!(question_in(readme).as_deref(), Some("Design a counter."));
+        assert_eq!(question_in("# T\n\nNo question here.\n"), None);
+    }
+
+    /// Anchors match GitHub's: em dashes and backticks dropped, spaces to dashes.
+    #[test]
+    fn step_anchors_match_githubs() {
+        assert_eq!(
+            github_anchor("Step 4 — axum middleware: 429, `Retry-After`"),
+            "step-4--axum-middleware-429-retry-after"
+        );
+    }
 
     /// Steps are read from the test's own name, or else from its module.
     #[test]

@@ -1,9 +1,7 @@
 //! # VARCHAR → JSONB on a big table, with traffic running
 //!
-//! The question: how do you change a column from VARCHAR to JSONB on a table
-//! with tens of millions of rows, without downtime?
-//!
-//! Read `README.md` next to this crate, then make the tests pass step by step:
+//! Read `README.md` next to this crate (the question and the steps are there),
+//! then make the tests pass step by step:
 //!
 //! ```text
 //! cargo test -p column_migration step1     # or: cargo lab check column_migration
@@ -22,8 +20,9 @@
 //! you need to change is marked `// TODO(step N)`.
 
 // The skeleton leaves fields and parameters unused until you write the bodies.
-// Delete this line when you are done, to let the compiler find leftovers.
-#![allow(dead_code, unused_variables, unused_imports)]
+// `expect` rather than `allow`: once your code uses them all, the compiler says
+// this line is no longer needed, and you delete it.
+#![expect(dead_code, unused_variables, unused_imports)]
 
 mod bookkeeping;
 pub mod config;

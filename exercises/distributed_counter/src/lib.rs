@@ -1,9 +1,7 @@
 //! # A distributed counter that survives node failures
 //!
-//! The question: design a counter, replicated over several nodes, that keeps
-//! counting when nodes fail or are cut off. What consistency can you promise?
-//!
-//! Read `README.md` next to this crate, then make the tests pass step by step:
+//! Read `README.md` next to this crate (the question and the steps are there),
+//! then make the tests pass step by step:
 //!
 //! ```text
 //! cargo test -p distributed_counter step1     # or: cargo lab check distributed_counter
@@ -21,8 +19,9 @@
 //! you need to change is marked `// TODO(step N)`.
 
 // The skeleton leaves fields and parameters unused until you write the bodies.
-// Delete this line when you are done, to let the compiler find leftovers.
-#![allow(dead_code, unused_variables, unused_imports)]
+// `expect` rather than `allow`: once your code uses them all, the compiler says
+// this line is no longer needed, and you delete it.
+#![expect(dead_code, unused_variables, unused_imports)]
 
 pub mod config;
 pub mod crdt;

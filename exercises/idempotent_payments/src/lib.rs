@@ -1,9 +1,7 @@
 //! # An idempotent, signed payment API on a double-entry ledger
 //!
-//! The question: design a payment API that is safe to retry. What are request
-//! keys for, what happens on retries, and how do you stop replayed requests?
-//!
-//! Read `README.md` next to this crate, then make the tests pass step by step:
+//! Read `README.md` next to this crate (the question and the steps are there),
+//! then make the tests pass step by step:
 //!
 //! ```text
 //! cargo test -p idempotent_payments step1     # or: cargo lab check idempotent_payments
@@ -21,8 +19,9 @@
 //! provided. Every place you need to change is marked `// TODO(step N)`.
 
 // The skeleton leaves fields and parameters unused until you write the bodies.
-// Delete this line when you are done, to let the compiler find leftovers.
-#![allow(dead_code, unused_variables, unused_imports)]
+// `expect` rather than `allow`: once your code uses them all, the compiler says
+// this line is no longer needed, and you delete it.
+#![expect(dead_code, unused_variables)]
 
 pub mod api;
 pub mod app;

@@ -1,9 +1,7 @@
 //! # At-least-once delivery on Kafka, effects exactly once
 //!
-//! The question: how do you build at-least-once delivery on top of Kafka, and
-//! where do the duplicates come from?
-//!
-//! Read `README.md` next to this crate, then make the tests pass step by step:
+//! Read `README.md` next to this crate (the question and the steps are there),
+//! then make the tests pass step by step:
 //!
 //! ```text
 //! cargo test -p kafka_at_least_once step1     # or: cargo lab check kafka_at_least_once
@@ -22,8 +20,9 @@
 //! provided. Every place you need to change is marked `// TODO(step N)`.
 
 // The skeleton leaves fields and parameters unused until you write the bodies.
-// Delete this line when you are done, to let the compiler find leftovers.
-#![allow(dead_code, unused_variables, unused_imports)]
+// `expect` rather than `allow`: once your code uses them all, the compiler says
+// this line is no longer needed, and you delete it.
+#![expect(dead_code, unused_variables, unused_imports)]
 
 pub mod config;
 pub mod effects;

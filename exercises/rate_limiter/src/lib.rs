@@ -1,9 +1,7 @@
 //! # Rate limiting for an API gateway
 //!
-//! The question: design rate limiting for an API gateway. Token bucket, leaky
-//! bucket or sliding window — pick one and defend it.
-//!
-//! Read `README.md` next to this crate, then make the tests pass step by step:
+//! Read `README.md` next to this crate (the question and the steps are there),
+//! then make the tests pass step by step:
 //!
 //! ```text
 //! cargo test -p rate_limiter step1      # or: cargo lab check rate_limiter
@@ -21,8 +19,9 @@
 //! marked `// TODO(step N)`.
 
 // The skeleton leaves fields and parameters unused until you write the bodies.
-// Delete this line when you are done, to let the compiler find leftovers.
-#![allow(dead_code, unused_variables, unused_imports)]
+// `expect` rather than `allow`: once your code uses them all, the compiler says
+// this line is no longer needed, and you delete it.
+#![expect(dead_code, unused_variables)]
 
 pub mod clock;
 pub mod http;

@@ -1,9 +1,8 @@
 //! # VARCHAR → JSONB on a big table, with traffic running — reference
 //!
-//! The question: how do you change a column's type on a 50M-row table without
-//! downtime? The answer built here is expand → dual write → backfill →
-//! validate → switch → contract, where every DDL waits at most `lock_timeout`
-//! and retries, and every row change is a short, checkpointed transaction.
+//! The answer built here is expand → dual write → backfill → validate →
+//! switch → contract, where every DDL waits at most `lock_timeout` and
+//! retries, and every row change is a short, checkpointed transaction.
 //!
 //! | step | method(s)                               | guarantee                                                |
 //! |------|-----------------------------------------|----------------------------------------------------------|

@@ -1,8 +1,5 @@
 //! # A distributed counter that survives node failures — reference
 //!
-//! The question: design a counter, replicated over several nodes, that keeps
-//! counting when nodes fail or are cut off. What consistency can you promise?
-//!
 //! Two answers, side by side (see the README's PACELC table):
 //! * [`Mode::Crdt`]: every node accepts increments on its own, stores them durably
 //!   and replicates by anti-entropy — available under any partition, eventually

@@ -1,8 +1,5 @@
 //! # An idempotent, signed payment API on a double-entry ledger — reference
 //!
-//! The question: design a payment API that is safe to retry. What are request
-//! keys for, what happens on retries, and how do you stop replayed requests?
-//!
 //! | step | module                         | guarantee                                              |
 //! |------|--------------------------------|--------------------------------------------------------|
 //! | 1    | [`api`], [`error`]             | resources, cursor pagination, problem+json errors      |

@@ -1,10 +1,9 @@
 //! # At-least-once delivery on Kafka, effects exactly once — reference
 //!
-//! The question: how do you build at-least-once delivery on Kafka, and where
-//! do duplicates come from? The answer built here: store/commit an offset only
-//! after its effect, apply each partition in order, dedup in the effect's own
-//! transaction, commit on revocation, dead-letter poison, retry transient
-//! failures without moving on, and publish through a transactional outbox.
+//! The answer built here: store/commit an offset only after its effect, apply
+//! each partition in order, dedup in the effect's own transaction, commit on
+//! revocation, dead-letter poison, retry transient failures without moving on,
+//! and publish through a transactional outbox.
 //!
 //! | step | where                                     | guarantee                                              |
 //! |------|-------------------------------------------|--------------------------------------------------------|

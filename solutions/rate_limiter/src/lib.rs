@@ -1,8 +1,5 @@
 //! # Rate limiting for an API gateway — reference solution
 //!
-//! The question: design rate limiting for an API gateway; token bucket, leaky
-//! bucket or sliding window — pick one and defend it.
-//!
 //! This solution picks the **token bucket** for the gateway: it states a burst
 //! and a sustained rate separately (the two numbers product teams actually
 //! negotiate), costs O(1) memory per key, and becomes a single atomic script on

@@ -13,7 +13,7 @@ pub(super) fn list(workspace: &Workspace, out: &mut dyn Write) -> anyhow::Result
             exercise.meta.services.join(", ")
         };
         writeln!(out, "{} — {}", exercise.name, exercise.meta.title)?;
-        writeln!(out, "  question: {}", exercise.meta.question)?;
+        writeln!(out, "  question: {}", exercise.question()?)?;
         writeln!(
             out,
             "  round: {} · {} steps · {services}",
