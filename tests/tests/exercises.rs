@@ -389,3 +389,32 @@ fn verify_and_labkit_agree_on_the_keep_failed_variable() {
         "crates/labkit/src/cleanup.rs does not declare {declared}"
     );
 }
+
+/// The files a reference borrows from the skeleton (`#[path = "../../../exercises/…"]`)
+/// are exactly the files marked `// PROVIDED`: the mark the learner and `check`
+/// read is the truth about what the spec relies on.
+#[test]
+fn the_files_marked_provided_are_exactly_those_the_reference_borrows() {
+    for exercise in exercises() {
+        let lib = std::fs::read_to_string(exercise.solution_dir.join("src/lib.rs"))
+            .expect("every solution has a lib.rs");
+        let prefix = format!("../../../exercises/{}/", exercise.name);
+        let mut borrowed: Vec<String> = lib
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("#[path = \""))
+            .filter_map(|l| l.strip_suffix("\"]"))
+            .filter_map(|p| p.strip_prefix(prefix.as_str()).map(str::to_string))
+            .collect();
+        borrowed.sort();
+        let marked: Vec<String> = exercise
+            .provided_files()
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            marked, borrowed,
+            "{}: // PROVIDED marks against the reference's #[path]s",
+            exercise.name
+        );
+    }
+}

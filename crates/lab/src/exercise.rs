@@ -120,6 +120,21 @@ impl Exercise {
         }
     }
 
+    /// Files under `src/` the learner must not edit: each starts with a
+    /// `// PROVIDED` line (the one mark both the learner and the lab read).
+    /// Paths relative to the exercise's directory, sorted.
+    pub fn provided_files(&self) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        collect_rs_files(&self.dir.join("src"), &mut files);
+        let mut provided: Vec<PathBuf> = files
+            .into_iter()
+            .filter(|f| std::fs::read_to_string(f).is_ok_and(|t| t.starts_with(PROVIDED_MARK)))
+            .filter_map(|f| f.strip_prefix(&self.dir).ok().map(Path::to_path_buf))
+            .collect();
+        provided.sort();
+        provided
+    }
+
     /// The candidate's package (`cargo test -p <this>`).
     pub fn package(&self) -> &str {
         &self.name
@@ -203,6 +218,47 @@ impl Exercise {
     }
 }
 
+impl Exercise {
+    /// Each test's one-line purpose: the `///` lines right above its `fn`
+    /// (attributes in between are skipped), joined. Keyed by function name.
+    pub fn test_docs(&self) -> std::collections::HashMap<String, String> {
+        let mut files = Vec::new();
+        collect_rs_files(&self.dir.join("tests"), &mut files);
+        let mut docs = std::collections::HashMap::new();
+        for file in files {
+            let Ok(text) = std::fs::read_to_string(&file) else {
+                continue;
+            };
+            let mut doc: Vec<String> = Vec::new();
+            for line in text.lines() {
+                let line = line.trim_start();
+                if let Some(rest) = line.strip_prefix("///") {
+                    doc.push(rest.trim().to_string());
+                    continue;
+                }
+                if line.starts_with("#[") || line.starts_with("#![") {
+                    continue;
+                }
+                let name = line
+                    .strip_prefix("fn ")
+                    .or_else(|| line.strip_prefix("async fn "))
+                    .map(|rest| {
+                        rest.chars()
+                            .take_while(|c| c.is_alphanumeric() || *c == '_')
+                            .collect::<String>()
+                    });
+                if let Some(name) = name
+                    && !doc.is_empty()
+                {
+                    docs.insert(name, doc.join(" "));
+                }
+                doc.clear();
+            }
+        }
+        docs
+    }
+}
+
 fn collect_rs_files(dir: &Path, files: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -216,6 +272,9 @@ fn collect_rs_files(dir: &Path, files: &mut Vec<PathBuf>) {
         }
     }
 }
+
+/// How a provided file begins.
+pub const PROVIDED_MARK: &str = "// PROVIDED";
 
 /// The text of a `> **The question.** …` blockquote, joined into one line.
 pub fn question_in(readme: &str) -> Option<String> {

@@ -1,4 +1,6 @@
-// Provided: use as is. (The reference solution compiles this same file.)
+// PROVIDED: the tests rely on this file as it is. Read it, don't edit it;
+// `cargo lab check` warns if it changes, `cargo lab reset` restores it. (The
+// reference solution compiles this same file.)
 //! The migration's bookkeeping: its phase in `migration_progress`, which moves
 //! forward (the one way back is a dirty validation withdrawing a clean one),
 //! and a bound on every await (`statement_timeout`).

@@ -1,4 +1,6 @@
-// Provided: use as is. (The reference solution compiles this same file.)
+// PROVIDED: the tests rely on this file as it is. Read it, don't edit it;
+// `cargo lab check` warns if it changes, `cargo lab reset` restores it. (The
+// reference solution compiles this same file.)
 //! Knobs of the migration, its phases, and what each step reports.
 
 use std::time::Duration;

@@ -1,4 +1,6 @@
-// Provided: use as is. (The reference solution compiles this same file.)
+// PROVIDED: the tests rely on this file as it is. Read it, don't edit it;
+// `cargo lab check` warns if it changes, `cargo lab reset` restores it. (The
+// reference solution compiles this same file.)
 //! How a node is configured.
 
 use std::time::Duration;

@@ -1,4 +1,6 @@
-// Provided: use as is. (The reference solution compiles this same file.)
+// PROVIDED: the tests rely on this file as it is. Read it, don't edit it;
+// `cargo lab check` warns if it changes, `cargo lab reset` restores it. (The
+// reference solution compiles this same file.)
 //! Wiring: the state every handler shares, and serving it.
 
 use std::future::Future;

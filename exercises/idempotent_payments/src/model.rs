@@ -1,4 +1,6 @@
-// Provided: use as is. (The reference solution compiles this same file.)
+// PROVIDED: the tests rely on this file as it is. Read it, don't edit it;
+// `cargo lab check` warns if it changes, `cargo lab reset` restores it. (The
+// reference solution compiles this same file.)
 //! What goes over the wire, and the limits the API enforces.
 
 use serde::{Deserialize, Serialize};

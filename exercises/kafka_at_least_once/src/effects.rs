@@ -1,3 +1,6 @@
+// PROVIDED: the tests rely on this file as it is. Read it, don't edit it;
+// `cargo lab check` warns if it changes, `cargo lab reset` restores it. (The
+// reference solution compiles this same file.)
 //! The business effect of one event (provided): what "applying" means.
 //!
 //! It runs inside the caller's transaction and does not commit. It is *not*

@@ -1,4 +1,6 @@
-// Provided: use as is. (The reference solution compiles this same file.)
+// PROVIDED: the tests rely on this file as it is. Read it, don't edit it;
+// `cargo lab check` warns if it changes, `cargo lab reset` restores it. (The
+// reference solution compiles this same file.)
 //! The one thing the HTTP layer needs from a limiter: "may this key spend this
 //! much?" and "what quota do I advertise?". Each limiter of steps 1–3 implements
 //! it by calling its own `try_acquire`, so the middleware (step 4) works with any
