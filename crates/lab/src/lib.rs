@@ -4,7 +4,8 @@
 //!   `exercise.toml`.
 //! * [`cargo`] runs `cargo test` and [`libtest`] reads its plain output (stable
 //!   across Rust versions, unlike libtest's unstable JSON).
-//! * [`state`] keeps the learner's progress outside version control.
+//! * [`state`] keeps the learner's progress outside version control; [`git`]
+//!   answers what the lab shipped (for `reset` and the provided-file warning).
 //! * [`verify`] is the maintainers' gate; [`mutant`] applies curated wrong
 //!   answers to a scratch copy of the workspace; [`record`] keeps what a
 //!   successful verify proved, so `verify --changed` re-runs only what changed.
@@ -13,6 +14,7 @@
 pub mod cargo;
 pub mod cli;
 pub mod exercise;
+pub mod git;
 pub mod libtest;
 pub mod mutant;
 pub mod record;

@@ -73,7 +73,15 @@ fn check_shows_progress_and_the_first_failure_then_records_it() {
         "first failure in spec order:\n{text}"
     );
     assert!(text.contains("not yet implemented: step 1"), "{text}");
-    assert!(text.contains("cargo lab hint adder 1"), "{text}");
+    assert!(text.contains("It checks: Small numbers add up."), "{text}");
+    assert!(
+        text.contains("Read: exercises/adder/README.md#step-1--addition"),
+        "{text}"
+    );
+    assert!(
+        text.contains("cargo lab hint adder 1   (2 hints left for this step)"),
+        "{text}"
+    );
     assert!(
         !text.contains("stack backtrace"),
         "backtraces bury the message:\n{text}"
@@ -160,5 +168,88 @@ fn outside_a_lab_the_error_says_where_to_run() {
     assert!(
         err.contains("no backend-lab checkout") && err.contains("LAB_ROOT"),
         "{err}"
+    );
+}
+
+/// A lab checked into git, as a learner gets it: reset and the provided-file
+/// warning compare against what it shipped.
+fn committed(lab_dir: &TinyLab) {
+    for args in [
+        &["init", "-q", "-b", "main"][..],
+        &["add", "-A"][..],
+        &[
+            "-c",
+            "user.name=lab",
+            "-c",
+            "user.email=lab@example.org",
+            "commit",
+            "-qm",
+            "lab",
+        ][..],
+    ] {
+        let status = Command::new("git")
+            .current_dir(&lab_dir.root)
+            .args(args)
+            .status()
+            .expect("git runs");
+        assert!(status.success(), "git {args:?}");
+    }
+}
+
+/// `reset --yes` puts the skeleton back and keeps the learner's file in a backup
+/// outside the checkout; the next run says there is nothing to reset.
+#[test]
+fn reset_restores_the_skeleton_and_keeps_a_backup() {
+    let lab_dir = TinyLab::new("reset");
+    committed(&lab_dir);
+    lab_dir.write("exercises/adder/src/lib.rs", REFERENCE);
+    let cache = lab_dir.path("cache");
+    let output = Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args(&lab_dir.args(&["reset", "adder", "--yes"])[1..])
+        .env("XDG_CACHE_HOME", &cache)
+        .output()
+        .expect("the lab binary runs");
+    let text = stdout(&output);
+    assert!(output.status.success(), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(lab_dir.path("exercises/adder/src/lib.rs")).unwrap(),
+        fixture::SKELETON
+    );
+    let backups: Vec<_> = std::fs::read_dir(cache.join("backend-lab/backups"))
+        .expect("a backup directory")
+        .flatten()
+        .collect();
+    assert_eq!(backups.len(), 1, "{text}");
+    assert_eq!(
+        std::fs::read_to_string(backups[0].path().join("exercises/adder/src/lib.rs")).unwrap(),
+        REFERENCE
+    );
+    let again = stdout(&lab(lab_dir.args(&["reset", "adder", "--yes"])));
+    assert!(again.contains("Nothing to reset"), "{again}");
+}
+
+/// `check` names a provided file the learner edited, and how to restore it.
+#[test]
+fn check_names_an_edited_provided_file() {
+    let lab_dir = TinyLab::new("provided");
+    lab_dir.write(
+        "exercises/adder/src/given.rs",
+        "// PROVIDED: the tests rely on this file as it is.\npub const LIMIT: u32 = 10;\n",
+    );
+    committed(&lab_dir);
+    let clean = stdout(&lab(lab_dir.args(&["check", "adder"])));
+    assert!(!clean.contains("provided file"), "{clean}");
+    lab_dir.write(
+        "exercises/adder/src/given.rs",
+        "// PROVIDED: the tests rely on this file as it is.\npub const LIMIT: u32 = 99;\n",
+    );
+    let text = stdout(&lab(lab_dir.args(&["check", "adder"])));
+    assert!(
+        text.contains("warning: exercises/adder/src/given.rs is a provided file"),
+        "{text}"
+    );
+    assert!(
+        text.contains("git checkout HEAD -- exercises/adder/src/given.rs"),
+        "{text}"
     );
 }

@@ -16,6 +16,7 @@ pub(super) fn check(
     workspace: &Workspace,
     name: &str,
     step: Option<u32>,
+    verbose: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<ExitCode> {
     let exercise = workspace.exercise(name)?;
@@ -28,6 +29,11 @@ pub(super) fn check(
     }
     let mut command = workspace.test_command(exercise.package());
     command.filter = step.map(|n| format!("step{n}_"));
+    if verbose {
+        command
+            .env
+            .push(("RUST_BACKTRACE".to_string(), "1".to_string()));
+    }
     let spinner = spinner(&format!("building {name}…"));
     let output = cargo::run_tests(&command, &|p| match p {
         Progress::Compiling(what) => spinner.set_message(format!("compiling {what}")),
@@ -36,6 +42,7 @@ pub(super) fn check(
     spinner.finish_and_clear();
 
     writeln!(out, "{} — {}", exercise.name, exercise.meta.title)?;
+    warn_about_provided_files(workspace, &exercise, out)?;
     if output.timed_out {
         writeln!(
             out,
@@ -141,25 +148,82 @@ pub(super) fn check(
         }
         Some(first) => {
             let n = step_of(first).unwrap_or(0);
-            writeln!(out, "\nFirst failure (step {n}): {first}\n")?;
-            let essence = libtest::essence(
-                output
-                    .run
-                    .output
-                    .get(*first)
-                    .map(String::as_str)
-                    .unwrap_or(""),
-                25,
-            );
-            for line in essence.lines() {
+            writeln!(out, "\nFirst failure (step {n}): {first}")?;
+            let function = first.rsplit("::").next().unwrap_or(first);
+            if let Some(purpose) = exercise.test_docs().get(function) {
+                writeln!(out, "  It checks: {purpose}")?;
+            }
+            writeln!(out)?;
+            let printed = output
+                .run
+                .output
+                .get(*first)
+                .map(String::as_str)
+                .unwrap_or("");
+            let shown = if verbose {
+                printed.trim_end().to_string()
+            } else {
+                libtest::essence(printed, 25)
+            };
+            for line in shown.lines() {
                 writeln!(out, "    {line}")?;
             }
+            let hints_total = exercise.step(n).map_or(0, |s| s.hints.len());
+            let hints_seen = state
+                .exercises
+                .get(name)
+                .and_then(|e| e.hints_shown.get(&n))
+                .copied()
+                .unwrap_or(0)
+                .min(hints_total);
+            let hints_left = match hints_total - hints_seen {
+                0 => "no hints left for this step".to_string(),
+                1 => "1 hint left for this step".to_string(),
+                left => format!("{left} hints left for this step"),
+            };
             writeln!(
                 out,
-                "\nRead README.md, step {n}. Run just this test: cargo test -p {name} {first} -- --exact\n\
-                 Stuck? cargo lab hint {name} {n}"
+                "\nRead: {}\nRun just this test: cargo test -p {name} {first} -- --exact\n\
+                 Stuck? cargo lab hint {name} {n}   ({hints_left})",
+                exercise.step_link(workspace, n)
             )?;
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// Name each provided file that differs from what the lab shipped: the spec
+/// relies on them, so an edit there can make a test pass or fail for the wrong
+/// reason.
+fn warn_about_provided_files(
+    workspace: &Workspace,
+    exercise: &crate::exercise::Exercise,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let Some(rev) = crate::git::baseline(&workspace.root) else {
+        return Ok(());
+    };
+    for file in exercise.provided_files() {
+        let path = exercise.dir.join(&file);
+        let relative = path
+            .strip_prefix(&workspace.root)
+            .unwrap_or(&path)
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/");
+        let Some(shipped) = crate::git::show(&workspace.root, &rev, &relative) else {
+            continue;
+        };
+        if std::fs::read(&path).ok().as_deref() != Some(shipped.as_slice()) {
+            writeln!(
+                out,
+                "\nwarning: {relative} is a provided file (the tests rely on it as it is), and \
+                 it differs from the lab's ({rev}). Restore it with\n  \
+                 git checkout {rev} -- {relative}\nor `cargo lab reset {}` (keeps a backup).",
+                exercise.name
+            )?;
+        }
+    }
+    Ok(())
 }

@@ -6,6 +6,7 @@ mod check;
 mod dashboard;
 mod hint;
 mod list;
+mod reset;
 mod services;
 mod verify;
 pub mod watch;
@@ -56,6 +57,19 @@ pub enum Command {
         /// Only this step's tests.
         #[arg(long)]
         step: Option<u32>,
+        /// The failing test's whole output, with a backtrace.
+        #[arg(long, short)]
+        verbose: bool,
+    },
+    /// Put an exercise's files back to the skeleton (yours are backed up first).
+    Reset {
+        name: String,
+        /// Only the files that mark this step (`TODO(step N)`).
+        #[arg(long)]
+        step: Option<u32>,
+        /// Do not ask first.
+        #[arg(long, short)]
+        yes: bool,
     },
     /// Re-run the current step's tests whenever you save a file under the
     /// exercise's src/; move on when the step passes. Keys: h, r, q (then Enter).
@@ -118,7 +132,12 @@ pub fn run(
     match cli.command {
         None => dashboard::dashboard(&workspace, out),
         Some(Command::List) => list::list(&workspace, out),
-        Some(Command::Check { name, step }) => check::check(&workspace, &name, step, out),
+        Some(Command::Check {
+            name,
+            step,
+            verbose,
+        }) => check::check(&workspace, &name, step, verbose, out),
+        Some(Command::Reset { name, step, yes }) => reset::reset(&workspace, &name, step, yes, out),
         Some(Command::Hint { name, step }) => hint::hint(&workspace, &name, step, out),
         Some(Command::Watch { name }) => watch::watch(&workspace, &name, out),
         Some(Command::Services { command }) => services::services(&workspace, command, out),

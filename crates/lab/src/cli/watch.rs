@@ -128,7 +128,7 @@ pub fn run_loop(
         if run_now {
             run_now = false;
             writeln!(out, "\n── running step {step} ──")?;
-            super::check::check(workspace, name, Some(step), out)?;
+            super::check::check(workspace, name, Some(step), false, out)?;
             let progress = State::load(&workspace.state_path())?;
             let record = progress.exercises.get(name).cloned().unwrap_or_default();
             writeln!(out, "progress: {}", bar(&record.steps, steps))?;

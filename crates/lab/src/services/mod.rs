@@ -144,6 +144,7 @@ pub fn docker_socket_present() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use labkit_locate::Origin;
 
     fn located(service: Service, url: &str) -> Located {
         Located {

@@ -1,0 +1,168 @@
+//! `cargo lab reset <name> [--step N]`: the skeleton back, the learner's files kept.
+//!
+//! The files come from git, as the lab shipped them ([`crate::git::baseline`]).
+//! Before anything is overwritten, the learner's current versions are copied to
+//! a backup directory in the user's cache (outside the checkout, so no `git
+//! clean` can take them), and the command says where.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+
+use crate::state::State;
+use crate::workspace::Workspace;
+
+pub(super) fn reset(
+    workspace: &Workspace,
+    name: &str,
+    step: Option<u32>,
+    yes: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<ExitCode> {
+    let exercise = workspace.exercise(name)?;
+    if let Some(n) = step {
+        anyhow::ensure!(
+            exercise.step(n).is_some(),
+            "{name} has steps 1 to {}",
+            exercise.step_count()
+        );
+    }
+    let root = &workspace.root;
+    let rev = crate::git::baseline(root).context(
+        "reset restores the skeleton from git, and this lab is not a git checkout (or git \
+         is not installed); fetch a fresh copy of the exercise instead",
+    )?;
+    let src = relative(workspace, &exercise.dir.join("src"));
+    let marker = step.map(|n| format!("TODO(step {n})"));
+    // Every shipped file of src/, or with --step only those that mark that step.
+    let mut chosen = Vec::new();
+    for path in crate::git::files(root, &rev, &src) {
+        let Some(shipped) = crate::git::show(root, &rev, &path) else {
+            continue;
+        };
+        if let Some(marker) = &marker
+            && !String::from_utf8_lossy(&shipped).contains(marker.as_str())
+        {
+            continue;
+        }
+        let current = std::fs::read(root.join(&path)).ok();
+        if current.as_deref() != Some(shipped.as_slice()) {
+            chosen.push((path, shipped, current));
+        }
+    }
+    if chosen.is_empty() {
+        writeln!(
+            out,
+            "Nothing to reset: {name}'s files{} are as shipped ({rev}).",
+            step.map_or(String::new(), |n| format!(" for step {n}"))
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        out,
+        "These files of {name} go back to the skeleton ({rev}):"
+    )?;
+    for (path, shipped, _) in &chosen {
+        let also = other_steps(&String::from_utf8_lossy(shipped), step);
+        writeln!(out, "  {path}{also}")?;
+    }
+    let backup = backup_dir(name)?;
+    writeln!(out, "Your versions are kept in {}.", backup.display())?;
+    if !yes && !confirm(out)? {
+        writeln!(out, "Nothing changed.")?;
+        return Ok(ExitCode::FAILURE);
+    }
+    for (path, shipped, current) in &chosen {
+        if let Some(current) = current {
+            let kept = backup.join(path);
+            if let Some(dir) = kept.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+            }
+            std::fs::write(&kept, current)
+                .with_context(|| format!("writing {}", kept.display()))?;
+        }
+        std::fs::write(root.join(path), shipped).with_context(|| format!("restoring {path}"))?;
+    }
+    // Progress of the reset steps is no longer true; the next check recounts.
+    let mut state = State::load(&workspace.state_path())?;
+    let record = state.exercise_mut(name);
+    match step {
+        Some(n) => {
+            record.steps.remove(&n);
+        }
+        None => record.steps.clear(),
+    }
+    state.save(&workspace.state_path())?;
+    writeln!(
+        out,
+        "Reset {} file(s). `cargo lab check {name}` shows where you stand.",
+        chosen.len()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn relative(workspace: &Workspace, path: &std::path::Path) -> String {
+    path.strip_prefix(&workspace.root)
+        .unwrap_or(path)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// " (also resets steps 4, 5)" when a file marks other steps than the one reset.
+fn other_steps(text: &str, step: Option<u32>) -> String {
+    let Some(step) = step else {
+        return String::new();
+    };
+    let mut others: Vec<u32> = text
+        .match_indices("TODO(step ")
+        .filter_map(|(i, m)| {
+            let digits: String = text[i + m.len()..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse().ok()
+        })
+        .filter(|n| *n != step)
+        .collect();
+    others.sort_unstable();
+    others.dedup();
+    if others.is_empty() {
+        String::new()
+    } else {
+        let list: Vec<String> = others.iter().map(u32::to_string).collect();
+        format!("  (it also holds step {}: those go too)", list.join(", "))
+    }
+}
+
+/// `~/.cache/backend-lab/backups/<name>-<seconds>`.
+fn backup_dir(name: &str) -> anyhow::Result<PathBuf> {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .context("no HOME or XDG_CACHE_HOME to keep a backup in")?;
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    Ok(cache
+        .join("backend-lab")
+        .join("backups")
+        .join(format!("{name}-{stamp}")))
+}
+
+fn confirm(out: &mut dyn Write) -> anyhow::Result<bool> {
+    write!(out, "Reset them? [y/N] ")?;
+    out.flush()?;
+    let mut answer = String::new();
+    let read = std::io::stdin().lock().read_line(&mut answer)?;
+    if read == 0 {
+        bail!("no answer on stdin; run with --yes to reset without asking");
+    }
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
