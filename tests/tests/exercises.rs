@@ -418,3 +418,22 @@ fn the_files_marked_provided_are_exactly_those_the_reference_borrows() {
         );
     }
 }
+
+/// Every README states its question once, where the CLI reads it, and has a
+/// heading per step, so `check` can link the exact section of a failing step.
+#[test]
+fn every_readme_has_its_question_and_a_heading_per_step() {
+    let workspace = workspace();
+    for exercise in exercises() {
+        let question = exercise.question().expect("a `> **The question.**` block");
+        assert!(question.len() > 40, "{}: {question:?}", exercise.name);
+        for n in 1..=exercise.step_count() {
+            let link = exercise.step_link(&workspace, n);
+            assert!(
+                link.starts_with(&format!("exercises/{}/README.md#step-{n}-", exercise.name)),
+                "{}: step {n} links to {link}",
+                exercise.name
+            );
+        }
+    }
+}

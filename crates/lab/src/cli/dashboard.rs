@@ -83,6 +83,7 @@ pub(super) fn dashboard(workspace: &Workspace, out: &mut dyn Write) -> anyhow::R
     writeln!(
         out,
         "\nNext:  cargo lab check <exercise>     run its tests; progress per step, the first failure\n\
+         Loop:  cargo lab watch <exercise>     the same, again each time you save\n\
          Stuck: cargo lab hint <exercise>      one more hint for your current step\n\
          Also:  cargo lab list · cargo test -p <exercise> step1 · README.md"
     )?;
