@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 pub struct State {
     #[serde(default)]
     pub exercises: BTreeMap<String, ExerciseState>,
+    /// The commit the lab was at when the learner started (see [`crate::git`]).
+    #[serde(default)]
+    pub baseline: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

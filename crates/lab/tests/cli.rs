@@ -249,7 +249,24 @@ fn check_names_an_edited_provided_file() {
         "{text}"
     );
     assert!(
-        text.contains("git checkout HEAD -- exercises/adder/src/given.rs"),
+        text.contains(" -- exercises/adder/src/given.rs\n"),
         "{text}"
+    );
+    // Rewriting the mark away hides nothing: the shipped version says what is provided.
+    lab_dir.write(
+        "exercises/adder/src/given.rs",
+        "pub const LIMIT: u32 = 99;\n",
+    );
+    let unmarked = stdout(&lab(lab_dir.args(&["check", "adder"])));
+    assert!(
+        unmarked.contains("given.rs is a provided file"),
+        "{unmarked}"
+    );
+    // A commit of the edit does not make it the lab's.
+    committed(&lab_dir);
+    let committed_edit = stdout(&lab(lab_dir.args(&["check", "adder"])));
+    assert!(
+        committed_edit.contains("given.rs is a provided file"),
+        "{committed_edit}"
     );
 }

@@ -31,6 +31,26 @@ use std::time::Duration;
 
 pub use lab_services::LabServices;
 
+/// Where a Docker engine's socket may be, in the order labkit tries them:
+/// `DOCKER_HOST` (any scheme, as given), the system socket, Docker Desktop's,
+/// rootless Docker's. The CLI shows the first that exists; labkit pings it.
+pub fn docker_socket_candidates() -> Vec<String> {
+    let mut candidates = Vec::new();
+    if let Ok(host) = std::env::var("DOCKER_HOST")
+        && !host.trim().is_empty()
+    {
+        candidates.push(host.trim().to_string());
+    }
+    candidates.push("unix:///var/run/docker.sock".to_string());
+    if let Ok(home) = std::env::var("HOME") {
+        candidates.push(format!("unix://{home}/.docker/run/docker.sock"));
+    }
+    if let Ok(runtime) = std::env::var("XDG_RUNTIME_DIR") {
+        candidates.push(format!("unix://{runtime}/docker.sock"));
+    }
+    candidates
+}
+
 /// A service an exercise can ask for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Service {
@@ -326,7 +346,8 @@ fn check_default_postgres_login(addr: &str, timeout: Duration) -> Result<(), Loc
     Err(LocateError {
         service: Service::Postgres,
         message: format!(
-            "a Postgres answers on {addr} (the default port), but {problem}. The lab logs in \
+            "a Postgres answers on {addr} (the default port) for user `postgres` without a \
+             password, but {problem}. The lab logs in \
              as user `postgres` without a password unless told otherwise; tell it how:\n  \
              export LAB_POSTGRES_URL=postgres://USER:PASSWORD@{addr}/postgres\n\
              or run `cargo lab services up`, which starts a Postgres of the lab's own on \

@@ -10,21 +10,25 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-fn socket_addr(addr: &str) -> Option<SocketAddr> {
-    addr.to_socket_addrs().ok()?.next()
-}
-
+/// Connect to the first of `addr`'s addresses that accepts (`localhost` may
+/// resolve to ::1 before 127.0.0.1, and clients try both).
 fn connect(addr: &str, timeout: Duration) -> std::io::Result<TcpStream> {
-    let socket = socket_addr(addr).ok_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("{addr} is not a host:port"),
-        )
-    })?;
-    let stream = TcpStream::connect_timeout(&socket, timeout)?;
-    stream.set_read_timeout(Some(timeout))?;
-    stream.set_write_timeout(Some(timeout))?;
-    Ok(stream)
+    let sockets: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
+    let mut last = std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("{addr} is not a host:port"),
+    );
+    for socket in sockets {
+        match TcpStream::connect_timeout(&socket, timeout) {
+            Ok(stream) => {
+                stream.set_read_timeout(Some(timeout))?;
+                stream.set_write_timeout(Some(timeout))?;
+                return Ok(stream);
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 /// Does anything accept a TCP connection on `addr` within `timeout`?
@@ -146,6 +150,7 @@ pub fn redis_ping(addr: &str, timeout: Duration) -> Result<(), String> {
     if answer.starts_with("+PONG") {
         Ok(())
     } else if answer.is_empty() {
+        // Said nothing: not a Redis, or one that is stuck.
         Err("the connection closed without an answer".to_string())
     } else {
         Err(answer.trim().to_string())

@@ -23,22 +23,24 @@ pub enum DockerHost {
 
 impl DockerHost {
     /// `DOCKER_HOST` if set, else the first socket that exists among the usual
-    /// places (system Docker, Docker Desktop, rootless Docker), else the system path.
+    /// places (system Docker, Docker Desktop, rootless Docker), else the system
+    /// path. The list is [`labkit_locate::docker_socket_candidates`], which the
+    /// dashboard reads too.
     pub fn from_env() -> DockerHost {
-        if let Ok(value) = std::env::var("DOCKER_HOST")
-            && let Some(host) = DockerHost::parse(&value)
+        let candidates: Vec<DockerHost> = labkit_locate::docker_socket_candidates()
+            .iter()
+            .filter_map(|c| DockerHost::parse(c))
+            .collect();
+        if std::env::var("DOCKER_HOST").is_ok_and(|h| !h.trim().is_empty())
+            && let Some(first) = candidates.first()
         {
-            return host;
+            return first.clone();
         }
-        let mut candidates = vec![PathBuf::from("/var/run/docker.sock")];
-        if let Ok(home) = std::env::var("HOME") {
-            candidates.push(PathBuf::from(home).join(".docker/run/docker.sock"));
-        }
-        if let Ok(runtime) = std::env::var("XDG_RUNTIME_DIR") {
-            candidates.push(PathBuf::from(runtime).join("docker.sock"));
-        }
-        let found = candidates.iter().find(|p| p.exists()).cloned();
-        DockerHost::Unix(found.unwrap_or_else(|| candidates.swap_remove(0)))
+        candidates
+            .iter()
+            .find(|c| matches!(c, DockerHost::Unix(p) if p.exists()))
+            .cloned()
+            .unwrap_or_else(|| DockerHost::Unix(PathBuf::from("/var/run/docker.sock")))
     }
 
     /// Parse a `DOCKER_HOST` value: `unix:///path` or `tcp://host:port`.

@@ -141,7 +141,7 @@ impl NoService {
             [] => "no environment variable is defined for it".to_string(),
         };
         let message = format!(
-            "no {service} for this test: {not_set}, `cargo lab services up` has not started              one, nothing answers on {default_addr}, and {docker}.\n\
+            "no {service} for this test: {not_set}, `cargo lab services up` has not started one, nothing answers on {default_addr}, and {docker}.\n\
              Get one any of these ways:\n  \
              1. let the lab start its own:             cargo lab services up\n  \
              2. point the lab at a {service} you run:   export {var}={example}\n  \

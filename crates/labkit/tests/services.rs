@@ -392,3 +392,33 @@ async fn parallel_kafka_tests_get_separate_topics_and_groups() -> anyhow::Result
     assert_ne!(ta, tb);
     Ok(())
 }
+
+/// A Postgres on the default port that asks for a password stops resolution
+/// with an error naming LAB_POSTGRES_URL: it never falls through to Docker.
+#[tokio::test]
+async fn a_default_port_postgres_wanting_a_password_fails_naming_the_variable() {
+    use std::io::{Read, Write};
+    let listener = StdListener::bind("127.0.0.1:0").expect("a free loopback port");
+    let addr = listener.local_addr().expect("bound").to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut startup = [0u8; 256];
+            let _ = stream.read(&mut startup);
+            // AuthenticationSASL offering SCRAM-SHA-256: a password is required.
+            let _ = stream.write_all(b"R\0\0\0\x17\0\0\0\x0aSCRAM-SHA-256\0\0");
+        }
+    });
+    let sources = nothing_configured().with_default_addr(Service::Postgres, addr.clone());
+    let err = Resolver::with_sources(sources, no_docker())
+        .resolve(Service::Postgres)
+        .await
+        .expect_err("a password-protected default Postgres is not usable as is")
+        .to_string();
+    assert!(err.contains("LAB_POSTGRES_URL"), "{err}");
+    assert!(err.contains(&addr), "{err}");
+    assert!(
+        !err.contains("no Postgres for this test"),
+        "fell through: {err}"
+    );
+}

@@ -194,36 +194,50 @@ pub(super) fn check(
 
 /// Name each provided file that differs from what the lab shipped: the spec
 /// relies on them, so an edit there can make a test pass or fail for the wrong
-/// reason.
+/// reason. Which files are provided is read from the shipped versions (their
+/// `// PROVIDED` first line), so editing or deleting the mark hides nothing.
 fn warn_about_provided_files(
     workspace: &Workspace,
     exercise: &crate::exercise::Exercise,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let Some(rev) = crate::git::baseline(&workspace.root) else {
+    let mut state = State::load(&workspace.state_path())?;
+    let Some(rev) = crate::git::baseline(&workspace.root, &mut state) else {
         return Ok(());
     };
-    for file in exercise.provided_files() {
-        let path = exercise.dir.join(&file);
-        let relative = path
-            .strip_prefix(&workspace.root)
-            .unwrap_or(&path)
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join("/");
+    state.save(&workspace.state_path())?;
+    let src = exercise.dir.join("src");
+    let src = src
+        .strip_prefix(&workspace.root)
+        .unwrap_or(&src)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/");
+    let short = crate::git::short(&rev);
+    for relative in crate::git::files(&workspace.root, &rev, &src) {
         let Some(shipped) = crate::git::show(&workspace.root, &rev, &relative) else {
             continue;
         };
-        if std::fs::read(&path).ok().as_deref() != Some(shipped.as_slice()) {
-            writeln!(
-                out,
-                "\nwarning: {relative} is a provided file (the tests rely on it as it is), and \
-                 it differs from the lab's ({rev}). Restore it with\n  \
-                 git checkout {rev} -- {relative}\nor `cargo lab reset {}` (keeps a backup).",
-                exercise.name
-            )?;
+        if !shipped.starts_with(crate::exercise::PROVIDED_MARK.as_bytes()) {
+            continue;
         }
+        let now = std::fs::read(workspace.root.join(&relative)).ok();
+        if now.as_deref() == Some(shipped.as_slice()) {
+            continue;
+        }
+        let what = if now.is_none() {
+            "is missing"
+        } else {
+            "differs from the lab's"
+        };
+        writeln!(
+            out,
+            "\nwarning: {relative} is a provided file (the tests rely on it as it is), and \
+             it {what} (commit {short}). Restore it with\n  \
+             git checkout {short} -- {relative}\nor `cargo lab reset {}` (keeps a backup).",
+            exercise.name
+        )?;
     }
     Ok(())
 }

@@ -31,10 +31,12 @@ pub(super) fn reset(
         );
     }
     let root = &workspace.root;
-    let rev = crate::git::baseline(root).context(
+    let mut state = State::load(&workspace.state_path())?;
+    let rev = crate::git::baseline(root, &mut state).context(
         "reset restores the skeleton from git, and this lab is not a git checkout (or git \
          is not installed); fetch a fresh copy of the exercise instead",
     )?;
+    state.save(&workspace.state_path())?;
     let src = relative(workspace, &exercise.dir.join("src"));
     let marker = step.map(|n| format!("TODO(step {n})"));
     // Every shipped file of src/, or with --step only those that mark that step.
@@ -56,8 +58,9 @@ pub(super) fn reset(
     if chosen.is_empty() {
         writeln!(
             out,
-            "Nothing to reset: {name}'s files{} are as shipped ({rev}).",
-            step.map_or(String::new(), |n| format!(" for step {n}"))
+            "Nothing to reset: {name}'s files{} are as shipped ({}).",
+            step.map_or(String::new(), |n| format!(" for step {n}")),
+            crate::git::short(&rev)
         )?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -65,8 +68,11 @@ pub(super) fn reset(
         out,
         "These files of {name} go back to the skeleton ({rev}):"
     )?;
+    let mut steps_reset: Vec<u32> = step.into_iter().collect();
     for (path, shipped, _) in &chosen {
-        let also = other_steps(&String::from_utf8_lossy(shipped), step);
+        let text = String::from_utf8_lossy(shipped);
+        let (also, others) = other_steps(&text, step);
+        steps_reset.extend(others);
         writeln!(out, "  {path}{also}")?;
     }
     let backup = backup_dir(name)?;
@@ -88,11 +94,13 @@ pub(super) fn reset(
         std::fs::write(root.join(path), shipped).with_context(|| format!("restoring {path}"))?;
     }
     // Progress of the reset steps is no longer true; the next check recounts.
-    let mut state = State::load(&workspace.state_path())?;
     let record = state.exercise_mut(name);
     match step {
-        Some(n) => {
-            record.steps.remove(&n);
+        // The step asked for, and every other step whose files went back too.
+        Some(_) => {
+            for n in &steps_reset {
+                record.steps.remove(n);
+            }
         }
         None => record.steps.clear(),
     }
@@ -114,10 +122,11 @@ fn relative(workspace: &Workspace, path: &std::path::Path) -> String {
         .join("/")
 }
 
-/// " (also resets steps 4, 5)" when a file marks other steps than the one reset.
-fn other_steps(text: &str, step: Option<u32>) -> String {
+/// "  (it also holds step 4, 5: those go too)" when a file marks other steps
+/// than the one reset, and those steps.
+fn other_steps(text: &str, step: Option<u32>) -> (String, Vec<u32>) {
     let Some(step) = step else {
-        return String::new();
+        return (String::new(), Vec::new());
     };
     let mut others: Vec<u32> = text
         .match_indices("TODO(step ")
@@ -133,10 +142,11 @@ fn other_steps(text: &str, step: Option<u32>) -> String {
     others.sort_unstable();
     others.dedup();
     if others.is_empty() {
-        String::new()
+        (String::new(), others)
     } else {
         let list: Vec<String> = others.iter().map(u32::to_string).collect();
-        format!("  (it also holds step {}: those go too)", list.join(", "))
+        let note = format!("  (it also holds step {}: those go too)", list.join(", "));
+        (note, others)
     }
 }
 

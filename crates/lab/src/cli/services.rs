@@ -10,7 +10,7 @@ use clap::Subcommand;
 use labkit_locate::{LabServices, Service, Sources};
 
 use crate::services::instance::{How, Instance};
-use crate::services::{self, compose, local};
+use crate::services::{self, Health, compose, local};
 use crate::workspace::Workspace;
 
 use super::spinner;
@@ -97,13 +97,16 @@ fn up(
     let mut to_start = Vec::new();
     for service in wanted {
         match Instance::load(dir, *service)? {
-            Some(instance) if instance.how == How::Compose || instance.running() => {
+            Some(instance) if is_up(&instance, *service) => {
                 writeln!(out, "  {service:9} already up at {}", instance.url)?;
                 endpoints.set(*service, instance.url);
             }
             Some(stale) => {
-                // Recorded but gone (a reboot): forget it and start afresh.
-                let _ = local::stop(&stale);
+                // Recorded but gone (a reboot, a `docker compose down` by hand):
+                // clear what is left of it and start afresh.
+                if stale.how == How::Local {
+                    let _ = local::stop(&stale);
+                }
                 to_start.push(*service);
             }
             None => to_start.push(*service),
@@ -120,13 +123,25 @@ fn up(
             keys(&to_start),
             compose::WAIT_TIMEOUT.as_secs()
         ));
-        let started = compose::up(&workspace.root.join("docker/compose.yml"), &to_start);
+        let file = workspace.root.join("docker/compose.yml");
+        let started = compose::up(&file, &to_start);
         bar.finish_and_clear();
-        for instance in started? {
+        // Recorded even when compose failed part-way: `down` must be able to
+        // remove whatever containers did start.
+        for instance in compose::instances(&file, &to_start) {
             let service = Service::from_key(&instance.service).context("compose service")?;
             instance.save(dir, service)?;
-            writeln!(out, "  {service:9} up at {} (docker compose)", instance.url)?;
-            endpoints.set(service, instance.url);
+            if started.is_ok() {
+                writeln!(out, "  {service:9} up at {} (docker compose)", instance.url)?;
+                endpoints.set(service, instance.url);
+            }
+        }
+        if let Err(e) = started {
+            writeln!(
+                out,
+                "  docker compose FAILED: {e:#}\n  (`cargo lab services down` removes what it started)"
+            )?;
+            failed = true;
         }
     } else {
         for service in to_start {
@@ -195,6 +210,7 @@ fn down(
 ) -> anyhow::Result<ExitCode> {
     let mut endpoints = LabServices::load(dir);
     let mut compose_services = Vec::new();
+    let mut failed = false;
     for service in wanted {
         let Some(instance) = Instance::load(dir, *service)? else {
             writeln!(out, "  {service:9} nothing of the lab's running")?;
@@ -205,31 +221,68 @@ fn down(
             How::Compose => compose_services.push(*service),
             How::Local => {
                 let was_running = instance.running();
-                local::stop(&instance)?;
-                writeln!(
-                    out,
-                    "  {service:9} {} ({})",
-                    if was_running {
-                        "stopped"
-                    } else {
-                        "was not running; record removed"
-                    },
-                    instance.url
-                )?;
+                // One service failing to stop must not leave the others running.
+                match local::stop(&instance) {
+                    Ok(()) => {
+                        writeln!(
+                            out,
+                            "  {service:9} {} ({})",
+                            if was_running {
+                                "stopped"
+                            } else {
+                                "was not running; record removed"
+                            },
+                            instance.url
+                        )?;
+                        remove_record(dir, *service)?;
+                        endpoints.remove(*service);
+                    }
+                    Err(e) => {
+                        writeln!(out, "  {service:9} FAILED to stop: {e:#}")?;
+                        failed = true;
+                    }
+                }
             }
         }
-        remove_record(dir, *service)?;
-        endpoints.remove(*service);
     }
     if !compose_services.is_empty() {
-        compose::down(
+        match compose::down(
             &workspace.root.join("docker/compose.yml"),
             &compose_services,
-        )?;
-        writeln!(out, "  docker compose: removed {}", keys(&compose_services))?;
+        ) {
+            Ok(()) => {
+                for service in &compose_services {
+                    remove_record(dir, *service)?;
+                    endpoints.remove(*service);
+                }
+                writeln!(out, "  docker compose: removed {}", keys(&compose_services))?;
+            }
+            Err(e) => {
+                writeln!(out, "  docker compose FAILED to remove them: {e:#}")?;
+                failed = true;
+            }
+        }
     }
     endpoints.save()?;
-    Ok(ExitCode::SUCCESS)
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Is a recorded service still up: its process alive, or (compose) answering?
+fn is_up(instance: &Instance, service: Service) -> bool {
+    match instance.how {
+        How::Local => instance.running(),
+        How::Compose => {
+            services::answers(&labkit_locate::Located {
+                service,
+                url: instance.url.clone(),
+                origin: labkit_locate::Origin::DefaultPort,
+            }) == Health::Answers
+        }
+    }
 }
 
 fn remove_record(dir: &Path, service: Service) -> anyhow::Result<()> {
@@ -246,9 +299,15 @@ fn status(dir: &Path, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     let sources = Sources::from_process().with_lab_services(LabServices::load(dir));
     let docker = services::docker_socket_present();
     writeln!(out, "Where the tests will find each service:")?;
+    // Not finding a service is news, not a failure (a Redis-only learner has
+    // no Kafka); one that was found and does not answer is.
     let mut all_answer = true;
     for status in services::statuses(&sources) {
-        all_answer &= matches!(status.answers, Some(Ok(())));
+        all_answer &= status.found.is_ok()
+            && status
+                .answers
+                .as_ref()
+                .is_none_or(|h| *h == Health::Answers);
         writeln!(out, "  {:9} {}", status.service.name(), status.line(docker))?;
     }
     writeln!(
@@ -314,24 +373,39 @@ fn install_tansu() -> anyhow::Result<()> {
         .spawn()
         .context("running cargo install tansu")?;
     let stderr = child.stderr.take().context("cargo's stderr")?;
-    let started = Instant::now();
-    let mut last = Vec::new();
-    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-        bar.set_message(format!("installing tansu: {}", line.trim()));
-        last.push(line);
-        if last.len() > 20 {
-            last.remove(0);
+    // cargo's lines arrive on a thread, so the deadline holds even when it is silent.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
         }
-        if started.elapsed() > LIMIT {
+    });
+    let deadline = Instant::now() + LIMIT;
+    let mut last = Vec::new();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() >= deadline {
             let _ = child.kill();
+            let _ = child.wait();
             bail!(
                 "installing tansu took over {} minutes; stopped",
                 LIMIT.as_secs() / 60
             );
         }
-    }
-    let status = child.wait()?;
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
+            bar.set_message(format!("installing tansu: {}", line.trim()));
+            last.push(line);
+            if last.len() > 20 {
+                last.remove(0);
+            }
+        }
+    };
     bar.finish_and_clear();
+    last.extend(rx.try_iter());
     if !status.success() {
         bail!("`{}` failed:\n{}", local::TANSU_INSTALL, last.join("\n"));
     }

@@ -160,6 +160,9 @@ pub fn run_loop(
         match next {
             Ok(Event::Changed) => {
                 pending = settle(&events);
+                if pending == Some(Event::Quit) {
+                    break;
+                }
                 writeln!(out, "\nchange detected: re-running step {step}")?;
                 run_now = true;
             }

@@ -20,9 +20,11 @@ pub const WAIT_TIMEOUT: Duration = Duration::from_secs(300);
 pub fn url(service: Service) -> &'static str {
     match service {
         // The image's superuser has a password; trust is for the local path only.
-        Service::Postgres => "postgres://postgres:postgres@127.0.0.1:5432/postgres",
-        Service::Redis => "redis://127.0.0.1:6379",
-        Service::Kafka => "127.0.0.1:9092",
+        // The lab's own ports, as on the local path: a system server on the
+        // default port does not stop compose from starting.
+        Service::Postgres => "postgres://postgres:postgres@127.0.0.1:15432/postgres",
+        Service::Redis => "redis://127.0.0.1:16379",
+        Service::Kafka => "127.0.0.1:19092",
     }
 }
 
@@ -84,25 +86,47 @@ pub fn down_args(compose_file: &Path, services: &[Service]) -> Vec<String> {
     args
 }
 
+/// Run `docker …` within [`WAIT_TIMEOUT`] and ten minutes to pull images.
 fn docker(args: &[String]) -> anyhow::Result<()> {
-    let status = Command::new("docker")
+    let limit = WAIT_TIMEOUT + Duration::from_secs(600);
+    let mut child = Command::new("docker")
         .args(args)
         .stdin(Stdio::null())
-        .status()
+        .spawn()
         .context("running docker")?;
+    let deadline = std::time::Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!(
+                "`docker {}` took over {}s; stopped",
+                args.join(" "),
+                limit.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
     if !status.success() {
         bail!("`docker {}` failed ({status})", args.join(" "));
     }
     Ok(())
 }
 
-/// Start `services` with compose and describe each as an [`Instance`].
-pub fn up(compose_file: &Path, services: &[Service]) -> anyhow::Result<Vec<Instance>> {
-    docker(&up_args(compose_file, services))?;
+/// Start `services` with compose, bounded by [`WAIT_TIMEOUT`] plus time to pull.
+pub fn up(compose_file: &Path, services: &[Service]) -> anyhow::Result<()> {
+    docker(&up_args(compose_file, services))
+}
+
+/// How each of `services` is recorded once compose was asked to start it.
+pub fn instances(compose_file: &Path, services: &[Service]) -> Vec<Instance> {
     let started_at = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    Ok(services
+    services
         .iter()
         .map(|s| Instance {
             service: s.key().to_string(),
@@ -116,7 +140,7 @@ pub fn up(compose_file: &Path, services: &[Service]) -> anyhow::Result<Vec<Insta
             log: compose_file.to_path_buf(),
             started_at,
         })
-        .collect())
+        .collect()
 }
 
 pub fn down(compose_file: &Path, services: &[Service]) -> anyhow::Result<()> {

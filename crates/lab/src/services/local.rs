@@ -129,17 +129,46 @@ fn command_as(program: &Path, run_as: Option<(u32, u32)>) -> Command {
     command
 }
 
+/// How long a setup command (initdb, pg_ctl, redis-server's fork) may take.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Run `command` to completion within [`COMMAND_TIMEOUT`]; its output goes to
+/// temporary files so a chatty command can never block on a full pipe.
 fn run(mut command: Command, what: &str, log: &Path) -> anyhow::Result<()> {
-    let output = command
+    let capture = std::env::temp_dir().join(format!(
+        "lab-services-{}-{}.out",
+        std::process::id(),
+        what.replace(' ', "-")
+    ));
+    let file = std::fs::File::create(&capture)
+        .with_context(|| format!("creating {}", capture.display()))?;
+    let mut child = command
         .stdin(Stdio::null())
-        .output()
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .spawn()
         .with_context(|| format!("running {what}"))?;
-    if !output.status.success() {
+    let deadline = Instant::now() + COMMAND_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!(
+                "{what} did not finish within {}s",
+                COMMAND_TIMEOUT.as_secs()
+            );
+        }
+        // A child process has no readiness notification we can wait on here.
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let printed = std::fs::read_to_string(&capture).unwrap_or_default();
+    let _ = std::fs::remove_file(&capture);
+    if !status.success() {
         bail!(
-            "{what} failed ({}):\n{}{}\n(log: {})",
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr),
+            "{what} failed ({status}):\n{printed}\n(log: {})",
             log.display()
         );
     }
@@ -172,6 +201,15 @@ fn start_postgres(services_dir: &Path, progress: &dyn Fn(&str)) -> anyhow::Resul
     } else {
         Instance::dir(services_dir, Service::Postgres).join("cluster")
     };
+    if let Some(pid) = postmaster_pid(&cluster.join("data"))
+        && process_alive(pid)
+    {
+        bail!(
+            "a Postgres from an earlier `cargo lab services up` still runs on {} (pid {pid}); \
+             run `cargo lab services down` first",
+            cluster.display()
+        );
+    }
     if cluster.exists() {
         std::fs::remove_dir_all(&cluster)
             .with_context(|| format!("removing an old cluster at {}", cluster.display()))?;
@@ -201,8 +239,9 @@ fn start_postgres(services_dir: &Path, progress: &dyn Fn(&str)) -> anyhow::Resul
         "Postgres: starting on 127.0.0.1:{port} (waiting up to {}s)",
         READY_TIMEOUT.as_secs()
     ));
+    // pg_ctl hands -o to a shell: quote the socket directory.
     let options = format!(
-        "-p {port} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c max_connections=200",
+        "-p {port} -c listen_addresses=127.0.0.1 -k '{}' -c fsync=off -c max_connections=200",
         cluster.display()
     );
     let mut pg_ctl = command_as(&bin.join("pg_ctl"), run_as);
@@ -214,27 +253,39 @@ fn start_postgres(services_dir: &Path, progress: &dyn Fn(&str)) -> anyhow::Resul
         &options,
         "start",
     ]);
-    run(pg_ctl, "pg_ctl start", &log)?;
-    let pid = std::fs::read_to_string(data.join("postmaster.pid"))
-        .ok()
-        .and_then(|s| s.lines().next().and_then(|l| l.trim().parse().ok()));
-
     let addr = format!("127.0.0.1:{port}");
-    wait_until(&format!("Postgres on {addr}"), &log, || {
-        probe::postgres_login(&addr, "postgres", "postgres", Duration::from_secs(2)).is_ok()
-    })?;
-    Ok(Instance {
+    let started = run(pg_ctl, "pg_ctl start", &log).and_then(|()| {
+        wait_until(&format!("Postgres on {addr}"), &log, &|| None, &|| {
+            probe::postgres_login(&addr, "postgres", "postgres", Duration::from_secs(2)).is_ok()
+        })
+    });
+    let instance = Instance {
         service: Service::Postgres.key().to_string(),
         how: How::Local,
         url: Service::Postgres.url_for(&addr),
-        pid,
-        command_contains: Some("postgres".to_string()),
+        pid: postmaster_pid(&data),
+        // The postmaster's command line names its data directory: no other
+        // Postgres on the machine has this one.
+        command_contains: Some(data.display().to_string()),
         data_dir: Some(cluster),
         run_as: run_as.map(|_| POSTGRES_USER.to_string()),
         bin_dir: Some(bin),
         log,
         started_at: now(),
-    })
+    };
+    if let Err(e) = started {
+        // Never leave a half-started server behind: stop whatever came up.
+        let _ = stop(&instance);
+        return Err(e);
+    }
+    Ok(instance)
+}
+
+/// The postmaster's pid, from the first line of `postmaster.pid`.
+fn postmaster_pid(data: &Path) -> Option<u32> {
+    std::fs::read_to_string(data.join("postmaster.pid"))
+        .ok()
+        .and_then(|s| s.lines().next().and_then(|l| l.trim().parse().ok()))
 }
 
 fn stop_postgres(instance: &Instance) -> anyhow::Result<()> {
@@ -248,7 +299,7 @@ fn stop_postgres(instance: &Instance) -> anyhow::Result<()> {
             .arg("-D")
             .arg(cluster.join("data"))
             .args(["-m", "fast", "-w", "-t", "30", "stop"]);
-        if run(pg_ctl, "pg_ctl stop", &instance.log).is_err() {
+        if run(pg_ctl, "pg_ctl stop", &instance.log).is_err() || instance.running() {
             terminate(instance)?;
         }
     }
@@ -293,26 +344,33 @@ fn start_redis(services_dir: &Path, progress: &dyn Fn(&str)) -> anyhow::Result<I
         .arg(&log)
         .arg("--dir")
         .arg(&dir);
-    run(command, "redis-server", &log)?;
     let addr = format!("127.0.0.1:{port}");
-    wait_until(&format!("Redis on {addr}"), &log, || {
-        probe::redis_ping(&addr, Duration::from_secs(1)).is_ok()
-    })?;
-    let pid = std::fs::read_to_string(&pidfile)
-        .ok()
-        .and_then(|s| s.trim().parse().ok());
-    Ok(Instance {
+    let started = run(command, "redis-server", &log).and_then(|()| {
+        wait_until(&format!("Redis on {addr}"), &log, &|| None, &|| {
+            probe::redis_ping(&addr, Duration::from_secs(1)).is_ok()
+        })
+    });
+    let instance = Instance {
         service: Service::Redis.key().to_string(),
         how: How::Local,
         url: Service::Redis.url_for(&addr),
-        pid,
-        command_contains: Some("redis-server".to_string()),
+        pid: std::fs::read_to_string(&pidfile)
+            .ok()
+            .and_then(|s| s.trim().parse().ok()),
+        // redis-server names its address in its command line ("redis-server
+        // 127.0.0.1:16379"): a pid reused by another Redis will not match.
+        command_contains: Some(addr.clone()),
         data_dir: None,
         run_as: None,
         bin_dir: None,
         log,
         started_at: now(),
-    })
+    };
+    if let Err(e) = started {
+        let _ = stop(&instance);
+        return Err(e);
+    }
+    Ok(instance)
 }
 
 // --- Kafka (tansu) --------------------------------------------------------------
@@ -374,15 +432,29 @@ fn start_kafka(services_dir: &Path, progress: &dyn Fn(&str)) -> anyhow::Result<I
     };
     let pid = child.id();
     let addr = format!("127.0.0.1:{port}");
-    let waited = wait_until(&format!("tansu on {addr}"), &log, || {
-        process_alive(pid) && probe::tcp_answers(&addr, Duration::from_millis(300))
-    });
+    let child = std::cell::RefCell::new(child);
+    let exited = std::cell::Cell::new(None);
+    let waited = wait_until(
+        &format!("tansu on {addr}"),
+        &log,
+        &|| {
+            // A broker that exits (a port race, a bad flag) will never answer.
+            if let Ok(Some(status)) = child.borrow_mut().try_wait() {
+                exited.set(Some(status));
+            }
+            exited
+                .get()
+                .map(|status| format!("tansu exited ({status})"))
+        },
+        &|| probe::tcp_answers(&addr, Duration::from_millis(300)),
+    );
     let instance = Instance {
         service: Service::Kafka.key().to_string(),
         how: How::Local,
         url: Service::Kafka.url_for(&addr),
         pid: Some(pid),
-        command_contains: Some("tansu".to_string()),
+        // tansu's command line carries its listener URL, port included.
+        command_contains: Some(listener.clone()),
         data_dir: Some(data),
         run_as: None,
         bin_dir: None,
@@ -438,13 +510,25 @@ fn terminate(instance: &Instance) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Poll `ready` until it holds or [`READY_TIMEOUT`] passes; the error quotes
-/// the end of the server's log.
-fn wait_until(what: &str, log: &Path, ready: impl Fn() -> bool) -> anyhow::Result<()> {
+/// Poll `ready` until it holds or [`READY_TIMEOUT`] passes, giving up at once
+/// when `gone` reports the server died; the error quotes the end of its log.
+fn wait_until(
+    what: &str,
+    log: &Path,
+    gone: &dyn Fn() -> Option<String>,
+    ready: &dyn Fn() -> bool,
+) -> anyhow::Result<()> {
     let deadline = Instant::now() + READY_TIMEOUT;
     loop {
         if ready() {
             return Ok(());
+        }
+        if let Some(why) = gone() {
+            bail!(
+                "{what} will not answer: {why}. The end of its log ({}):\n{}",
+                log.display(),
+                tail(log, 15)
+            );
         }
         if Instant::now() >= deadline {
             bail!(

@@ -19,8 +19,18 @@ use labkit_locate::{LocateError, Located, Service, Sources, probe};
 pub struct ServiceStatus {
     pub service: Service,
     pub found: Result<Option<Located>, LocateError>,
-    /// `None` when nothing was found, else whether it answered and, if not, why.
-    pub answers: Option<Result<(), String>>,
+    /// `None` when nothing was found.
+    pub answers: Option<Health>,
+}
+
+/// What a found service did when asked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Health {
+    Answers,
+    /// Nothing accepted a connection, or it went silent.
+    Down(String),
+    /// Something answered, and turned the lab away (a password, NOAUTH, …).
+    Refuses(String),
 }
 
 impl ServiceStatus {
@@ -28,11 +38,16 @@ impl ServiceStatus {
     pub fn line(&self, docker: bool) -> String {
         match (&self.found, &self.answers) {
             (Err(e), _) => format!("NOT USABLE: {e}"),
-            (Ok(Some(found)), Some(Ok(()))) => format!("{}, answers", found.describe()),
-            (Ok(Some(found)), Some(Err(why))) => format!(
+            (Ok(Some(found)), Some(Health::Answers)) => format!("{}, answers", found.describe()),
+            (Ok(Some(found)), Some(Health::Down(why))) => format!(
                 "{} is NOT answering ({why}); {}",
                 found.describe(),
                 found.origin.unreachable_help(self.service)
+            ),
+            (Ok(Some(found)), Some(Health::Refuses(why))) => format!(
+                "{} answers but turns the lab away: {why}; put the credentials in {}",
+                found.describe(),
+                self.service.env_vars()[0]
             ),
             (Ok(Some(found)), None) => found.describe(),
             (Ok(None), _) if docker => format!(
@@ -74,21 +89,33 @@ pub fn statuses(sources: &Sources) -> Vec<ServiceStatus> {
 }
 
 /// Is the service at `located` there, and the kind of server we expect?
-pub fn answers(located: &Located) -> Result<(), String> {
+pub fn answers(located: &Located) -> Health {
     let timeout = Duration::from_secs(2);
     let Some(addr) = first_addr(located) else {
-        return Err(format!("no host:port in {}", located.url));
+        return Health::Down(format!("no host:port in {}", located.url));
     };
     match located.service {
         // A URL the user gave may carry a password the probe does not speak;
         // for those, a connection is all that is checked.
         Service::Postgres if !has_password(&located.url) => {
-            probe::postgres_login(&addr, &user_of(&located.url), "postgres", timeout)
-                .map_err(|e| e.to_string())
+            match probe::postgres_login(
+                &addr,
+                &user_of(&located.url),
+                &database_of(&located.url),
+                timeout,
+            ) {
+                Ok(()) => Health::Answers,
+                Err(probe::LoginProblem::Io(e)) => Health::Down(e),
+                Err(other) => Health::Refuses(other.to_string()),
+            }
         }
-        Service::Redis if !has_password(&located.url) => probe::redis_ping(&addr, timeout),
-        _ if probe::tcp_answers(&addr, timeout) => Ok(()),
-        _ => Err(format!("nothing accepts connections on {addr}")),
+        Service::Redis if !has_password(&located.url) => match probe::redis_ping(&addr, timeout) {
+            Ok(()) => Health::Answers,
+            Err(e) if e.starts_with('-') || e.starts_with("NOAUTH") => Health::Refuses(e),
+            Err(e) => Health::Down(e),
+        },
+        _ if probe::tcp_answers(&addr, timeout) => Health::Answers,
+        _ => Health::Down(format!("nothing accepts connections on {addr}")),
     }
 }
 
@@ -126,6 +153,14 @@ fn has_password(url: &str) -> bool {
     userinfo(url).is_some_and(|u| u.contains(':'))
 }
 
+fn database_of(url: &str) -> String {
+    url.split_once("://")
+        .and_then(|(_, rest)| rest.split_once('/'))
+        .map(|(_, path)| path.split('?').next().unwrap_or_default().to_string())
+        .filter(|db| !db.is_empty())
+        .unwrap_or_else(|| "postgres".to_string())
+}
+
 fn user_of(url: &str) -> String {
     userinfo(url)
         .filter(|u| !u.is_empty())
@@ -133,12 +168,15 @@ fn user_of(url: &str) -> String {
         .to_string()
 }
 
-/// Is a Docker socket there at all? (labkit pings it properly before use.)
+/// Is a Docker socket there at all? The same places labkit looks
+/// ([`labkit_locate::docker_socket_candidates`]); labkit pings it before use.
 pub fn docker_socket_present() -> bool {
-    if let Ok(host) = std::env::var("DOCKER_HOST") {
-        return !host.trim().is_empty();
-    }
-    Path::new("/var/run/docker.sock").exists()
+    labkit_locate::docker_socket_candidates()
+        .iter()
+        .any(|c| match c.strip_prefix("unix://") {
+            Some(path) => Path::new(path).exists(),
+            None => true,
+        })
 }
 
 #[cfg(test)]
@@ -177,5 +215,7 @@ mod tests {
         assert!(has_password("postgres://u:p@h/x") && !has_password("postgres://u@h/x"));
         assert_eq!(user_of("postgres://alice@h/x"), "alice");
         assert_eq!(user_of("postgres://h/x"), "postgres");
+        assert_eq!(database_of("postgres://h/lab_x?sslmode=disable"), "lab_x");
+        assert_eq!(database_of("postgres://h"), "postgres");
     }
 }
