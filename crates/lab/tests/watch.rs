@@ -87,10 +87,7 @@ fn a_save_reruns_the_step_and_a_green_step_moves_on() {
         noticed < Duration::from_secs(3),
         "the re-run began {noticed:?} after the save"
     );
-    out.wait_for(
-        "Step 1 passes. On to step 2: Subtraction",
-        Duration::from_secs(120),
-    );
+    out.wait_for("→ on to step 2: Subtraction", Duration::from_secs(120));
     out.wait_for("First failure (step 2)", Duration::from_secs(120));
     assert!(out.text().contains("■□ 1/2 steps"), "{}", out.text());
 

@@ -66,7 +66,8 @@ pub(super) fn reset(
     }
     writeln!(
         out,
-        "These files of {name} go back to the skeleton ({rev}):"
+        "These files of {name} go back to the skeleton (commit {}):",
+        crate::git::short(&rev)
     )?;
     let mut steps_reset: Vec<u32> = step.into_iter().collect();
     for (path, shipped, _) in &chosen {

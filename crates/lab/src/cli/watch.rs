@@ -137,7 +137,7 @@ pub fn run_loop(
                     Some(next) => {
                         writeln!(
                             out,
-                            "\nStep {step} passes. On to step {next}: {}",
+                            "\n→ on to step {next}: {}",
                             exercise.step(next).map_or("", |s| s.title.as_str())
                         )?;
                         step = next;
