@@ -3,6 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -165,6 +166,10 @@ pub fn run_tests(
     let mut child = cmd
         .spawn()
         .with_context(|| format!("starting `cargo test -p {}`", command.package))?;
+    // Being in its own group, the run does not get the terminal's Ctrl-C; the
+    // lab's handler ([`stop_running_tests`]) passes it on.
+    RUNNING_GROUP.store(child.id(), Ordering::SeqCst);
+    let _clear = ClearOnDrop;
     let stdout = child.stdout.take().context("cargo's stdout")?;
     let stderr = child.stderr.take().context("cargo's stderr")?;
     let out_text = Arc::new(Mutex::new(String::new()));
@@ -234,6 +239,31 @@ pub fn run_tests(
 }
 
 /// Kill the child's whole process group (it leads one, see `run_tests`).
+/// The process group of the test run in progress (0: none).
+static RUNNING_GROUP: AtomicU32 = AtomicU32::new(0);
+
+struct ClearOnDrop;
+
+impl Drop for ClearOnDrop {
+    fn drop(&mut self) {
+        RUNNING_GROUP.store(0, Ordering::SeqCst);
+    }
+}
+
+/// Stop the test run in progress, if any, with everything it started: what the
+/// binary does on Ctrl-C, so that quitting `watch` or `check` that way leaves no
+/// `cargo test` (and no test holding a port or a database) behind.
+pub fn stop_running_tests() {
+    let group = RUNNING_GROUP.swap(0, Ordering::SeqCst);
+    if group != 0 {
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{group}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
 fn kill_tree(child: &mut std::process::Child) {
     #[cfg(unix)]
     {

@@ -270,3 +270,60 @@ fn check_names_an_edited_provided_file() {
         "{committed_edit}"
     );
 }
+
+/// Ctrl-C on `check` stops the test run it started, even a hung one (the run
+/// sits in a process group of its own, out of the terminal's reach).
+#[test]
+fn ctrl_c_on_check_stops_the_test_run_it_started() {
+    let lab_dir = TinyLab::new("ctrlc");
+    let marker = lab_dir.path("hung.pid");
+    lab_dir.write(
+        "exercises/adder/tests/spec.rs",
+        "/// Hangs, after saying where.\n#[test]\nfn step1_hangs() {\n    let path = std::env::var(\"HUNG_PID_FILE\").unwrap();\n    std::fs::write(path, std::process::id().to_string()).unwrap();\n    loop {\n        std::thread::park();\n    }\n}\n",
+    );
+    let mut check = {
+        use std::os::unix::process::CommandExt;
+        Command::new(env!("CARGO_BIN_EXE_lab"))
+            .args(&lab_dir.args(&["check", "adder"])[1..])
+            .env("HUNG_PID_FILE", &marker)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            // Its own group, so the signal below reaches the lab alone, as a
+            // terminal's Ctrl-C reaches only the foreground group.
+            .process_group(0)
+            .spawn()
+            .expect("the lab binary runs")
+    };
+    let started = std::time::Instant::now();
+    let hung: u32 = loop {
+        if let Some(pid) = std::fs::read_to_string(&marker)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+        {
+            break pid;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(180),
+            "the hung test never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let status = Command::new("kill")
+        .args(["-INT", &check.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let exited = check.wait().expect("the lab exits");
+    assert_eq!(exited.code(), Some(130), "exits as interrupted");
+    let gone = std::time::Instant::now();
+    while std::fs::read_to_string(format!("/proc/{hung}/stat")).is_ok_and(|s| {
+        !s.rsplit_once(')')
+            .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+    }) {
+        assert!(
+            gone.elapsed() < std::time::Duration::from_secs(10),
+            "the hung test (pid {hung}) outlived the lab's Ctrl-C"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
