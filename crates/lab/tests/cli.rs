@@ -327,3 +327,55 @@ fn ctrl_c_on_check_stops_the_test_run_it_started() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// `reset --step 2` restores only the files that mark step 2, keeps the
+/// learner's step-1 work, and forgets step 2's progress.
+#[test]
+fn reset_of_one_step_restores_only_that_steps_files() {
+    let lab_dir = TinyLab::new("reset-step");
+    lab_dir.write(
+        "exercises/adder/exercise.toml",
+        "title = \"Adding\"\nround = \"Warm-up\"\n\n[[steps]]\ntitle = \"Addition\"\nhints = [\"+\"]\n\n[[steps]]\ntitle = \"Subtraction\"\nhints = [\"-\"]\n",
+    );
+    lab_dir.write(
+        "exercises/adder/src/lib.rs",
+        "pub mod sub;\n\npub fn add(a: u32, b: u32) -> u32 {\n    // TODO(step 1)\n    todo!(\"step 1\")\n}\n",
+    );
+    let sub_skeleton =
+        "pub fn sub(a: u32, b: u32) -> u32 {\n    // TODO(step 2)\n    todo!(\"step 2\")\n}\n";
+    lab_dir.write("exercises/adder/src/sub.rs", sub_skeleton);
+    lab_dir.write(
+        "exercises/adder/tests/spec.rs",
+        "/// Sums.\n#[test]\nfn step1_adds() {\n    assert_eq!(adder::add(2, 3), 5);\n}\n\n/// Differences.\n#[test]\nfn step2_subtracts() {\n    assert_eq!(adder::sub::sub(5, 3), 2);\n}\n",
+    );
+    committed(&lab_dir);
+    let solved_lib = "pub mod sub;\n\npub fn add(a: u32, b: u32) -> u32 {\n    a + b\n}\n";
+    lab_dir.write("exercises/adder/src/lib.rs", solved_lib);
+    lab_dir.write(
+        "exercises/adder/src/sub.rs",
+        "pub fn sub(a: u32, b: u32) -> u32 {\n    a - b\n}\n",
+    );
+    let solved = lab(lab_dir.args(&["check", "adder"]));
+    assert!(solved.status.success(), "{}", stdout(&solved));
+
+    let reset = Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args(&lab_dir.args(&["reset", "adder", "--step", "2", "--yes"])[1..])
+        .env("XDG_CACHE_HOME", lab_dir.path("cache"))
+        .output()
+        .expect("the lab binary runs");
+    let text = stdout(&reset);
+    assert!(reset.status.success(), "{text}");
+    assert!(text.contains("exercises/adder/src/sub.rs"), "{text}");
+    assert!(
+        !text.contains("src/lib.rs"),
+        "step 1's file is not touched:\n{text}"
+    );
+    let read = |p: &str| std::fs::read_to_string(lab_dir.path(p)).unwrap();
+    assert_eq!(read("exercises/adder/src/sub.rs"), sub_skeleton);
+    assert_eq!(read("exercises/adder/src/lib.rs"), solved_lib);
+    let dashboard = stdout(&lab(lab_dir.args(&[])));
+    assert!(
+        dashboard.contains("■□ 1/2") && dashboard.contains("step 2: Subtraction"),
+        "{dashboard}"
+    );
+}
