@@ -9,6 +9,7 @@
 //! * [`verify`] is the maintainers' gate; [`mutant`] applies curated wrong
 //!   answers to a scratch copy of the workspace; [`record`] keeps what a
 //!   successful verify proved, so `verify --changed` re-runs only what changed.
+//! * [`takehome`] writes one exercise as a standalone bundle for a candidate.
 //! * [`cli`] is the command line.
 
 pub mod cargo;
@@ -20,5 +21,6 @@ pub mod mutant;
 pub mod record;
 pub mod services;
 pub mod state;
+pub mod takehome;
 pub mod verify;
 pub mod workspace;

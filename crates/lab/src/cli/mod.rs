@@ -8,6 +8,7 @@ mod hint;
 mod list;
 mod reset;
 mod services;
+mod takehome;
 mod verify;
 pub mod watch;
 
@@ -76,6 +77,23 @@ pub enum Command {
     Watch { name: String },
     /// Show the next hint for a step (the first unfinished one by default).
     Hint { name: String, step: Option<u32> },
+    /// Interviewers: write one exercise as a standalone workspace to hand a
+    /// candidate (skeleton, visible spec, labkit, the CLI; no reference, no mutants).
+    Takehome {
+        name: String,
+        /// Where to write it (must not exist, or be empty).
+        #[arg(long)]
+        out: PathBuf,
+        /// Only these steps, e.g. 1-4 (from step 1; default: all).
+        #[arg(long)]
+        steps: Option<String>,
+        /// The time budget to state in the candidate's README, e.g. 72h.
+        #[arg(long)]
+        due: Option<String>,
+        /// Every hint, not just the first of each step.
+        #[arg(long)]
+        hints: bool,
+    },
     /// Start, stop or inspect the services the tests use (Postgres, Redis, Kafka).
     Services {
         #[command(subcommand)]
@@ -140,6 +158,23 @@ pub fn run(
         Some(Command::Reset { name, step, yes }) => reset::reset(&workspace, &name, step, yes, out),
         Some(Command::Hint { name, step }) => hint::hint(&workspace, &name, step, out),
         Some(Command::Watch { name }) => watch::watch(&workspace, &name, out),
+        Some(Command::Takehome {
+            name,
+            out: dir,
+            steps,
+            due,
+            hints,
+        }) => {
+            let options = crate::takehome::Options {
+                steps: steps
+                    .as_deref()
+                    .map(crate::takehome::parse_steps)
+                    .transpose()?,
+                due,
+                hints,
+            };
+            takehome::takehome(&workspace, &name, &dir, &options, out)
+        }
         Some(Command::Services { command }) => services::services(&workspace, command, out),
         Some(Command::Verify {
             names,
