@@ -314,15 +314,15 @@ fn write_readme(
          `cargo lab watch {name}` re-runs the current step each time you save. {hints}\n\n\
          ## Services\n\n{services}\n\
          ## What to hand in\n\n\
-         This directory as you leave it, as an archive or a git repository. Only your code \
-         under `exercises/{name}/src/` is taken; your copies of the tests, of the provided \
-         files and of the Cargo manifests are replaced by the originals. Do not add \
+         This directory as you leave it, as an archive or a git repository. Change only the \
+         files under `exercises/{name}/src/` that are not marked `// PROVIDED`; leave the \
+         tests, the provided files and the Cargo manifests as they are, and add no \
          dependencies, build scripts or procedural macros.\n\n\
          ## What is graded, and what is not\n\n\
-         - **Graded**: the tests of each step here, and tests you have not seen that check the \
-           same promises of the exercise's README, so make the promises hold, not just the \
-           visible assertions; clippy warnings, `unsafe` and `unwrap()` outside tests; and what \
-           you can explain in the debrief about the choices you made.\n\
+         - **Graded**: the tests of each step here (your interviewer may add tests you have \
+           not seen, on the same promises of the exercise's README: make the promises hold, \
+           not just the visible assertions); clippy warnings, `unsafe` and `unwrap()` outside \
+           tests; and what you can explain in the debrief about the choices you made.\n\
          - **Not graded**: formatting, comments beyond what helps a reader, commit history, \
            and speed (unless your interviewer says otherwise).\n",
         title = exercise.meta.title,
@@ -342,14 +342,18 @@ fn service_lines(exercise: &Exercise) -> String {
         .filter_map(|key| labkit_locate::Service::from_key(key))
         .map(|s| format!("{} ({})", s.name(), s.default_addr()))
         .collect();
+    let needs = match names.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    };
     format!(
-        "The tests need {}. They find each one by themselves, in this order:\n\n\
+        "The tests need {needs}. They find each one by themselves, in this order:\n\n\
          1. a URL you export (`LAB_POSTGRES_URL`, `LAB_REDIS_URL`, `LAB_KAFKA_BROKERS`);\n\
          2. servers started by `cargo lab services up` (with Docker through \
          `docker/compose.yml`, else from binaries on your machine);\n\
          3. a server already on its default local port;\n\
          4. Docker, if it runs: the tests start containers themselves.\n\n\
-         `cargo lab services status` shows what the tests will use.\n",
-        names.join(", ")
+         `cargo lab services status` shows what the tests will use.\n"
     )
 }

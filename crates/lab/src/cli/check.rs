@@ -125,10 +125,14 @@ pub(super) fn check(
             match (step, next) {
                 (Some(n), _) => writeln!(out, "\nStep {n} passes.")?,
                 (None, None) => {
-                    writeln!(
-                        out,
-                        "\nEvery step passes. Compare with the reference in solutions/{name}/."
-                    )?;
+                    if exercise.solution_dir.is_dir() {
+                        writeln!(
+                            out,
+                            "\nEvery step passes. Compare with the reference in solutions/{name}/."
+                        )?;
+                    } else {
+                        writeln!(out, "\nEvery step passes.")?;
+                    }
                     if !exercise.meta.follow_ups.is_empty() {
                         writeln!(
                             out,

@@ -32,10 +32,15 @@ pub(super) fn hint(
         writeln!(out, "  hint {}/{total}: {text}\n", i + 1)?;
     }
     if now_shown == total {
-        writeln!(
-            out,
-            "That was the last hint for this step. The reference is in solutions/{name}/ (spoilers)."
-        )?;
+        // A take-home bundle has no reference to point at.
+        if exercise.solution_dir.is_dir() {
+            writeln!(
+                out,
+                "That was the last hint for this step. The reference is in solutions/{name}/ (spoilers)."
+            )?;
+        } else {
+            writeln!(out, "That was the last hint for this step.")?;
+        }
     } else {
         writeln!(
             out,
