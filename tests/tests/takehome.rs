@@ -1,5 +1,6 @@
 //! `cargo lab takehome` on a real exercise: the bundle stands alone, its tests
-//! fail untouched, and nothing of the reference or of a mutant is in it.
+//! fail untouched, and nothing of the reference, its hidden tests or a mutant
+//! is in it.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -60,7 +61,7 @@ fn telling(line: &str) -> bool {
     line.len() >= 24
 }
 
-/// The bundle holds no line of the reference or of a mutant that the skeleton
+/// The bundle holds no line of the reference, of a hidden test or of a mutant that the skeleton
 /// does not already hold, no other exercise, and no path that leads out of it.
 #[test]
 fn a_takehome_holds_nothing_of_the_reference_and_no_path_out() {
@@ -83,6 +84,9 @@ fn a_takehome_holds_nothing_of_the_reference_and_no_path_out() {
     let mut secret: BTreeSet<String> = BTreeSet::new();
     let mut reference_files = Vec::new();
     files_under(&exercise.solution_dir.join("src"), &mut reference_files);
+    if exercise.has_hidden_tests() {
+        files_under(&exercise.hidden_dir(), &mut reference_files);
+    }
     for file in reference_files {
         let text = std::fs::read_to_string(&file).unwrap();
         secret.extend(

@@ -142,3 +142,80 @@ fn an_unknown_mutant_name_is_a_hole() {
         "{out}"
     );
 }
+
+/// Give the tiny lab's reference a hidden test target with `body` as its only
+/// test module (`step1_hidden`).
+fn with_hidden(lab: &TinyLab, body: &str) {
+    lab.write("solutions/adder/hidden/main.rs", "mod step1_hidden;\n");
+    lab.write("solutions/adder/hidden/step1_hidden.rs", body);
+    let manifest = std::fs::read_to_string(lab.path("solutions/adder/Cargo.toml")).unwrap();
+    lab.write(
+        "solutions/adder/Cargo.toml",
+        &format!("{manifest}\n[[test]]\nname = \"hidden\"\npath = \"hidden/main.rs\"\n"),
+    );
+    lab.lock();
+}
+
+/// Hidden tests count like the visible ones (the reference passes them, the
+/// skeleton fails them), and a mutant that only they kill is named as such.
+#[test]
+fn hidden_tests_are_verified_and_what_only_they_kill_is_named() {
+    let lab = TinyLab::new("hidden");
+    with_hidden(
+        &lab,
+        "/// Large numbers add up too.\n#[test]\nfn step1_adds_large_numbers() {\n    assert_eq!(adder::add(2_000_000_000, 2_000_000_000), 4_000_000_000);\n}\n",
+    );
+    // Wrong only past a billion: the visible tests use small numbers.
+    lab.write(
+        "solutions/adder/mutants/wraps_past_a_billion.patch",
+        "mutant: adds in a narrower type, so large sums come out wrong
+killed-by: step1_hidden::step1_adds_large_numbers
+
+--- a/src/lib.rs
++++ b/src/lib.rs
+@@ -1,4 +1,4 @@
+ /// Add two numbers.
+ pub fn add(a: u32, b: u32) -> u32 {
+-    a + b
++    if a > 1_000_000_000 { a } else { a + b }
+ }
+",
+    );
+    let (code, out) = verify(&lab);
+    assert_eq!(code, ExitCode::SUCCESS, "{out}");
+    assert!(
+        out.contains("3/3 pass") && out.contains("3/3 fail"),
+        "{out}"
+    );
+    assert!(
+        out.contains("adder: 1 hidden test(s)")
+            && out.contains("mutants only hidden tests kill: wraps_past_a_billion"),
+        "{out}"
+    );
+    assert!(
+        out.contains("step1_hidden::step1_adds_large_numbers (hidden)"),
+        "{out}"
+    );
+    // The learner's own package never runs them.
+    let manifest = std::fs::read_to_string(lab.path("exercises/adder/Cargo.toml")).unwrap();
+    assert!(
+        !manifest.contains("hidden"),
+        "verify leaves the real exercise manifest alone"
+    );
+}
+
+/// A hidden test that passes on the skeleton is a hole, like a visible one.
+#[test]
+fn a_hidden_test_passing_on_the_skeleton_is_a_hole() {
+    let lab = TinyLab::new("hidden-weak");
+    with_hidden(
+        &lab,
+        "/// Proves nothing.\n#[test]\nfn step1_always_true() {\n    assert!(true);\n}\n",
+    );
+    let (code, out) = lab.run(&["verify", "--skip-mutants"]);
+    assert_eq!(code, ExitCode::FAILURE, "{out}");
+    assert!(
+        out.contains("step1_hidden::step1_always_true passes on the skeleton"),
+        "{out}"
+    );
+}

@@ -149,6 +149,16 @@ impl Exercise {
         self.solution_dir.join("mutants")
     }
 
+    /// Hidden tests: graded, run by verify, never in a take-home bundle. They are
+    /// the reference's `hidden` test target (`solutions/<name>/hidden/main.rs`).
+    pub fn hidden_dir(&self) -> PathBuf {
+        self.solution_dir.join("hidden")
+    }
+
+    pub fn has_hidden_tests(&self) -> bool {
+        self.hidden_dir().join("main.rs").is_file()
+    }
+
     /// Where `cargo lab verify` keeps this exercise's committed record.
     pub fn record_path(&self) -> PathBuf {
         self.solution_dir.join("verified.toml")
@@ -313,6 +323,15 @@ pub fn github_anchor(heading: &str) -> String {
             _ => None,
         })
         .collect()
+}
+
+/// Hidden tests live in modules named `stepN_hidden`, so a full test name says
+/// which kind it is (`step3_hidden::step3_…`).
+pub fn is_hidden_test(test_name: &str) -> bool {
+    test_name
+        .split("::")
+        .next()
+        .is_some_and(|module| module.ends_with("_hidden"))
 }
 
 /// The step a test belongs to: test names (or their module) start `stepN_`.

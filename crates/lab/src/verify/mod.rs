@@ -230,10 +230,21 @@ pub fn skeleton_phase(
     tests: &[String],
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let skeleton = cargo::run_tests(
+    let mut skeleton = cargo::run_tests(
         &expected_to_fail(workspace.test_command(exercise.package())),
         &|_| {},
     )?;
+    if exercise.has_hidden_tests() && !skeleton.build_failed() && !skeleton.timed_out {
+        let hidden = hidden_on_skeleton(workspace, exercise)?;
+        if hidden.build_failed() || hidden.timed_out {
+            report.hole(format!(
+                "the hidden tests do not build (or finish) against the skeleton:\n{}",
+                indent(&hidden.compiler_errors(30))
+            ));
+            return Ok(());
+        }
+        skeleton.run.outcomes.extend(hidden.run.outcomes);
+    }
     report.skeleton = RunSummary::of(&skeleton);
     if skeleton.timed_out {
         report.hole(format!(
@@ -283,6 +294,30 @@ pub fn skeleton_phase(
         }
     }
     Ok(())
+}
+
+/// The hidden tests against the skeleton. The skeleton's package has no hidden
+/// target (a learner's `cargo test` must not run them), so this runs in the
+/// scratch copy, whose exercise manifest gets one for the run and is then put
+/// back as the real tree has it.
+fn hidden_on_skeleton(workspace: &Workspace, exercise: &Exercise) -> anyhow::Result<TestOutput> {
+    let scratch = Scratch::prepare(workspace)?;
+    let copy = scratch.workspace();
+    let manifest = scratch
+        .root
+        .join(exercise.dir.strip_prefix(&workspace.root)?)
+        .join("Cargo.toml");
+    let mut text = std::fs::read_to_string(&manifest)?;
+    text.push_str(&format!(
+        "\n# Added by `lab verify` in its scratch copy only.\n[[test]]\nname = \"hidden\"\npath = \"../../solutions/{}/hidden/main.rs\"\n",
+        exercise.name
+    ));
+    std::fs::write(&manifest, text)?;
+    let mut command = expected_to_fail(scratch_command(&copy, exercise.package()));
+    command.test_targets = vec!["hidden".to_string()];
+    let output = cargo::run_tests(&command, &|_| {});
+    scratch.restore(workspace)?;
+    output
 }
 
 /// Phase 3: every mutant, on a scratch copy of the workspace, is killed by the

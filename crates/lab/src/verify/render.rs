@@ -1,6 +1,7 @@
 //! The verify matrix as text.
 
 use super::{MutantOutcome, Report};
+use crate::exercise::is_hidden_test;
 
 /// The matrix, then the mutants and their killers, then the holes.
 pub fn render(reports: &[Report]) -> String {
@@ -52,6 +53,30 @@ pub fn render(reports: &[Report]) -> String {
         ));
     }
     for r in reports {
+        let hidden = r.tests.iter().filter(|t| is_hidden_test(t)).count();
+        if hidden > 0 {
+            // A mutant that only hidden tests kill is a mistake the candidate's
+            // own run of the visible spec cannot show them: the grade's edge.
+            let only_hidden: Vec<&str> = r
+                .mutants
+                .iter()
+                .filter(|m| {
+                    m.outcome == MutantOutcome::Killed
+                        && !m.failed_tests.is_empty()
+                        && m.failed_tests.iter().all(|t| is_hidden_test(t))
+                })
+                .map(|m| m.name.as_str())
+                .collect();
+            text.push_str(&format!(
+                "\n{}: {hidden} hidden test(s) (in the counts above); mutants only hidden tests kill: {}\n",
+                r.exercise,
+                if only_hidden.is_empty() {
+                    "none".to_string()
+                } else {
+                    only_hidden.join(", ")
+                }
+            ));
+        }
         if !r.mutants.is_empty() {
             let how = match (&r.mutants_recorded, r.thorough) {
                 (Some(record), _) => format!(" ({record})"),
@@ -64,7 +89,20 @@ pub fn render(reports: &[Report]) -> String {
             ));
             for m in &r.mutants {
                 let verdict = match &m.outcome {
-                    MutantOutcome::Killed => format!("killed by {}", m.failed_tests.join(", ")),
+                    MutantOutcome::Killed => {
+                        let killers: Vec<String> = m
+                            .failed_tests
+                            .iter()
+                            .map(|t| {
+                                if is_hidden_test(t) {
+                                    format!("{t} (hidden)")
+                                } else {
+                                    t.clone()
+                                }
+                            })
+                            .collect();
+                        format!("killed by {}", killers.join(", "))
+                    }
                     MutantOutcome::Survived => "SURVIVED".to_string(),
                     MutantOutcome::DidNotApply(_) => "DOES NOT APPLY".to_string(),
                     MutantOutcome::DidNotBuild(_) => "DOES NOT BUILD".to_string(),
