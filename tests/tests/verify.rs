@@ -148,7 +148,8 @@ fn an_unknown_mutant_name_is_a_hole() {
 fn with_hidden(lab: &TinyLab, body: &str) {
     lab.write("solutions/adder/hidden/main.rs", "mod step1_hidden;\n");
     lab.write("solutions/adder/hidden/step1_hidden.rs", body);
-    let manifest = std::fs::read_to_string(lab.path("solutions/adder/Cargo.toml")).unwrap();
+    let manifest = std::fs::read_to_string(lab.path("solutions/adder/Cargo.toml"))
+        .expect("the fixture has a solution manifest");
     lab.write(
         "solutions/adder/Cargo.toml",
         &format!("{manifest}\n[[test]]\nname = \"hidden\"\npath = \"hidden/main.rs\"\n"),
