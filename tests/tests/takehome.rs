@@ -20,8 +20,12 @@ fn workspace() -> Workspace {
 struct Bundle(PathBuf);
 
 impl Bundle {
-    fn write(name: &str, options: &Options) -> (Bundle, Exercise) {
-        let dir = std::env::temp_dir().join(format!("lab-takehome-{name}-{}", std::process::id()));
+    /// `label` keeps parallel tests of the same exercise apart.
+    fn write(name: &str, label: &str, options: &Options) -> (Bundle, Exercise) {
+        let dir = std::env::temp_dir().join(format!(
+            "lab-takehome-{name}-{label}-{}",
+            std::process::id()
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         let workspace = workspace();
         let exercise = workspace.exercise(name).expect("the exercise exists");
@@ -65,7 +69,7 @@ fn telling(line: &str) -> bool {
 /// does not already hold, no other exercise, and no path that leads out of it.
 #[test]
 fn a_takehome_holds_nothing_of_the_reference_and_no_path_out() {
-    let (bundle, exercise) = Bundle::write("rate_limiter", &Options::default());
+    let (bundle, exercise) = Bundle::write("rate_limiter", "secrets", &Options::default());
     let root = &bundle.0;
     assert!(!root.join("solutions").exists());
     let exercises: Vec<_> = std::fs::read_dir(root.join("exercises"))
@@ -169,7 +173,7 @@ fn a_takehome_of_some_steps_drops_the_later_ones() {
         due: Some("72h".into()),
         hints: true,
     };
-    let (bundle, _) = Bundle::write("column_migration", &options);
+    let (bundle, _) = Bundle::write("column_migration", "steps", &options);
     let spec = bundle.0.join("exercises/column_migration/tests/spec");
     let main = std::fs::read_to_string(spec.join("main.rs")).unwrap();
     assert!(main.contains("mod step2_dual_write;") && !main.contains("mod step3_backfill;"));
@@ -195,7 +199,7 @@ fn a_takehome_of_some_steps_drops_the_later_ones() {
 /// The bundle builds on its own, and every visible test fails on it untouched.
 #[test]
 fn a_takehome_builds_alone_and_its_tests_fail_untouched() {
-    let (bundle, exercise) = Bundle::write("rate_limiter", &Options::default());
+    let (bundle, exercise) = Bundle::write("rate_limiter", "build", &Options::default());
     // Its own target directory: a workspace with the lab's layout must not share
     // one with the lab (cargo would take one's artifacts for the other's). Kept
     // between runs, beside the lab's, so only the first run builds from cold.

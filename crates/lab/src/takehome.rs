@@ -112,9 +112,9 @@ fn copy_provided_parts(
         "crates/labkit-locate",
         "crates/lab",
     ] {
-        // The crates' own tests stay in the lab (the CLI's need its fixtures);
-        // an exercise's tests are its spec, and go.
-        let skip: &[&str] = if dir.starts_with("crates/") {
+        // The CLI's own tests stay in the lab (they need its fixtures). labkit's
+        // go along: its manifest declares them.
+        let skip: &[&str] = if dir == "crates/lab" {
             &["target", "tests"]
         } else {
             &["target"]
