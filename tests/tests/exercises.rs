@@ -39,11 +39,15 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Test functions in the exercise's tests: name → whether a `///` doc line
-/// precedes its attributes.
+/// Test functions in the exercise's tests, visible and hidden: name → whether a
+/// `///` doc line precedes its attributes.
 fn test_functions(exercise: &Exercise) -> BTreeMap<String, bool> {
     let mut tests = BTreeMap::new();
-    for file in rust_files(&exercise.dir.join("tests")) {
+    let mut files = rust_files(&exercise.dir.join("tests"));
+    if exercise.has_hidden_tests() {
+        files.extend(rust_files(&exercise.hidden_dir()));
+    }
+    for file in files {
         let text = std::fs::read_to_string(&file).expect("readable test file");
         let lines: Vec<&str> = text.lines().map(str::trim).collect();
         for (i, line) in lines.iter().enumerate() {
@@ -209,10 +213,12 @@ fn every_reference_runs_the_exercises_own_tests_and_benches() {
                 .into_iter()
                 .map(|p| format!("../../exercises/{}/{p}", exercise.name))
                 .collect();
+            // The reference's own hidden target is the one it may add.
+            let mut from_reference = targets(&sol, kind);
+            from_reference.remove("hidden/main.rs");
             assert_eq!(
-                from_exercise,
-                targets(&sol, kind),
-                "{}: [[{kind}]] targets differ between exercise and reference",
+                from_exercise, from_reference,
+                "{}: [[{kind}]] targets differ between exercise and reference (besides hidden/)",
                 exercise.name
             );
         }
@@ -435,5 +441,58 @@ fn every_readme_has_its_question_and_a_heading_per_step() {
                 exercise.name
             );
         }
+    }
+}
+
+/// Every exercise has at least three hidden tests, in `stepN_hidden` modules of
+/// the reference's `hidden` target, each a step of the exercise, and at least
+/// three mutants that only hidden tests are named to kill.
+#[test]
+fn every_exercise_has_hidden_tests_and_mutants_only_they_kill() {
+    for exercise in exercises() {
+        assert!(
+            exercise.has_hidden_tests(),
+            "{}: no solutions/{0}/hidden/main.rs",
+            exercise.name
+        );
+        let solution = manifest(&exercise.solution_dir.join("Cargo.toml"));
+        assert!(
+            targets(&solution, "test").contains("hidden/main.rs"),
+            "{}: the reference declares no hidden [[test]] target",
+            exercise.name
+        );
+        let mut hidden = 0;
+        for file in rust_files(&exercise.hidden_dir()) {
+            let stem = file
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default()
+                .to_string();
+            if stem == "main" {
+                continue;
+            }
+            assert!(
+                stem.ends_with("_hidden")
+                    && lab::exercise::step_of(&stem).is_some_and(|n| exercise.step(n).is_some()),
+                "{}: hidden module {stem} is not stepN_hidden for a step that exists",
+                exercise.name
+            );
+            let text = std::fs::read_to_string(&file).expect("readable");
+            hidden += text.matches("#[test]").count() + text.matches("#[tokio::test").count();
+        }
+        assert!(hidden >= 3, "{}: {hidden} hidden tests", exercise.name);
+        let only_hidden = lab::mutant::load_all(&exercise)
+            .expect("mutants parse")
+            .into_iter()
+            .filter(|m| {
+                !m.killed_by.is_empty()
+                    && m.killed_by.iter().all(|k| lab::exercise::is_hidden_test(k))
+            })
+            .count();
+        assert!(
+            only_hidden >= 3,
+            "{}: {only_hidden} mutants for the hidden tests",
+            exercise.name
+        );
     }
 }
