@@ -207,3 +207,21 @@ fn bar(progress: &std::collections::BTreeMap<u32, StepProgress>, steps: u32) -> 
         .count();
     format!("{marks} {done}/{steps} steps")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Keys are read a line at a time: h, r or a bare Enter, q; other lines are
+    /// ignored, and the end of input quits (the Enter-only fallback relies on it).
+    #[test]
+    fn lines_of_input_become_events_and_the_end_of_input_quits() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        read_keys(std::io::Cursor::new("h\n\nR\nnonsense\n"), tx);
+        let events: Vec<Event> = rx.iter().collect();
+        assert_eq!(
+            events,
+            vec![Event::Hint, Event::Rerun, Event::Rerun, Event::Quit]
+        );
+    }
+}
