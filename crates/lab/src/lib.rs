@@ -9,13 +9,15 @@
 //! * [`verify`] is the maintainers' gate; [`mutant`] applies curated wrong
 //!   answers to a scratch copy of the workspace; [`record`] keeps what a
 //!   successful verify proved, so `verify --changed` re-runs only what changed.
-//! * [`takehome`] writes one exercise as a standalone bundle for a candidate.
+//! * [`takehome`] writes one exercise as a standalone bundle for a candidate;
+//!   [`grade`] grades what comes back.
 //! * [`cli`] is the command line.
 
 pub mod cargo;
 pub mod cli;
 pub mod exercise;
 pub mod git;
+pub mod grade;
 pub mod libtest;
 pub mod mutant;
 pub mod record;

@@ -4,6 +4,7 @@
 
 mod check;
 mod dashboard;
+mod grade;
 mod hint;
 mod list;
 mod reset;
@@ -94,6 +95,23 @@ pub enum Command {
         #[arg(long)]
         hints: bool,
     },
+    /// Interviewers: grade a submission (a directory or a git URL) against the
+    /// visible and hidden tests; writes an HTML report, with .md and .json beside it.
+    /// This runs the candidate's code: do it in a throwaway container or VM.
+    Grade {
+        submission: String,
+        #[arg(long)]
+        exercise: String,
+        /// The HTML report's path (default: grade-<exercise>.html).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Bound on each test binary's run, in seconds (build included).
+        #[arg(long, default_value_t = 900)]
+        timeout: u64,
+        /// Accept a manifest that changes dependencies, and use it.
+        #[arg(long)]
+        allow_deps: bool,
+    },
     /// Start, stop or inspect the services the tests use (Postgres, Redis, Kafka).
     Services {
         #[command(subcommand)]
@@ -175,6 +193,23 @@ pub fn run(
             };
             takehome::takehome(&workspace, &name, &dir, &options, out)
         }
+        Some(Command::Grade {
+            submission,
+            exercise,
+            out: report,
+            timeout,
+            allow_deps,
+        }) => grade::grade(
+            &workspace,
+            &submission,
+            &exercise,
+            report.as_deref(),
+            &crate::grade::Options {
+                timeout: Duration::from_secs(timeout),
+                allow_deps,
+            },
+            out,
+        ),
         Some(Command::Services { command }) => services::services(&workspace, command, out),
         Some(Command::Verify {
             names,

@@ -1,0 +1,507 @@
+//! `cargo lab grade`: a candidate's submission, run against the visible and the
+//! hidden tests, scored per step, and compared with the known mistakes.
+//!
+//! Grading runs the candidate's code. It takes only their editable files (never
+//! their tests, manifests or provided files), in a scratch copy of the lab of
+//! its own, with a wall-clock bound on each test binary, so a hung or crashing
+//! submission never hangs the grader. One phase per function below:
+//! [`locate`], [`refusal`], [`prepare`], [`run_suites`], [`score`],
+//! [`diagnose`], [`signals`].
+
+pub mod report;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+
+use crate::cargo::{self, TestCommand};
+use crate::exercise::{Exercise, is_hidden_test, step_of};
+use crate::libtest::Outcome;
+use crate::record::Record;
+use crate::workspace::Workspace;
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Bound on each test binary's run, build included.
+    pub timeout: Duration,
+    /// Accept a submission whose manifest changes dependencies (and use it).
+    pub allow_deps: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            timeout: Duration::from_secs(15 * 60),
+            allow_deps: false,
+        }
+    }
+}
+
+/// The anchored rating of one step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rating {
+    /// Every visible and every hidden test of the step passes.
+    Strong,
+    /// Every visible test passes; some hidden test does not.
+    LeaningStrong,
+    /// At least half of the step's tests pass.
+    NeedsImprovement,
+    /// Fewer than half pass.
+    Poor,
+}
+
+impl Rating {
+    pub fn label(self) -> &'static str {
+        match self {
+            Rating::Strong => "strong",
+            Rating::LeaningStrong => "leaning strong",
+            Rating::NeedsImprovement => "needs improvement",
+            Rating::Poor => "poor",
+        }
+    }
+
+    /// What the rating is anchored to, for the report.
+    pub fn anchor(self) -> &'static str {
+        match self {
+            Rating::Strong => "every visible and hidden test of the step passes",
+            Rating::LeaningStrong => "every visible test passes, some hidden test fails",
+            Rating::NeedsImprovement => "at least half of the step's tests pass",
+            Rating::Poor => "fewer than half of the step's tests pass",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Count {
+    pub passed: usize,
+    pub total: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StepGrade {
+    pub step: u32,
+    pub title: String,
+    pub visible: Count,
+    pub hidden: Count,
+    pub rating: Rating,
+    pub failed: Vec<String>,
+}
+
+/// A known mistake whose telling tests all fail on the submission.
+#[derive(Clone, Debug, Serialize)]
+pub struct Diagnosis {
+    pub mutant: String,
+    pub mistake: String,
+    /// The tests that catch this mistake (its `killed-by`), all failing here.
+    pub tests: Vec<String>,
+    pub step: u32,
+    pub readme: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct FileChange {
+    pub file: String,
+    pub added: usize,
+    pub removed: usize,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Signals {
+    /// Lines with `unsafe` in the candidate's files.
+    pub unsafe_lines: usize,
+    /// `.unwrap()` calls outside `#[cfg(test)]` modules.
+    pub unwraps: usize,
+    pub changes: Vec<FileChange>,
+}
+
+/// One command the grader ran, and under which bound.
+#[derive(Clone, Debug, Serialize)]
+pub struct Ran {
+    pub what: String,
+    pub command: String,
+    pub timeout_secs: u64,
+    pub elapsed_secs: f64,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Grade {
+    pub exercise: String,
+    pub submission: String,
+    /// Set when the submission was refused before anything ran.
+    pub refused: Option<String>,
+    pub built: bool,
+    pub compiler_errors: Option<String>,
+    pub ran: Vec<Ran>,
+    pub steps: Vec<StepGrade>,
+    pub diagnosis: Vec<Diagnosis>,
+    pub signals: Signals,
+    pub follow_ups: Vec<String>,
+}
+
+/// Grade `submission` (a directory) as an answer to `exercise`.
+pub fn grade(
+    workspace: &Workspace,
+    exercise: &Exercise,
+    submission: &Path,
+    options: &Options,
+) -> anyhow::Result<Grade> {
+    let src = locate(exercise, submission)?;
+    let mut grade = Grade {
+        exercise: exercise.name.clone(),
+        submission: submission.display().to_string(),
+        refused: None,
+        built: false,
+        compiler_errors: None,
+        ran: Vec::new(),
+        steps: Vec::new(),
+        diagnosis: Vec::new(),
+        signals: signals(exercise, &src),
+        follow_ups: exercise.meta.follow_ups.clone(),
+    };
+    if let Some(why) = refusal(exercise, &src, options) {
+        grade.refused = Some(why);
+        return Ok(grade);
+    }
+    let copy = prepare(workspace, exercise, &src, options)?;
+    let outcomes = run_suites(&copy, exercise, options, &mut grade)?;
+    let record = Record::load(&exercise.record_path()).ok();
+    grade.steps = score(exercise, record.as_ref(), &outcomes);
+    grade.diagnosis = diagnose(
+        workspace,
+        exercise,
+        record.as_ref(),
+        &outcomes,
+        &grade.steps,
+    );
+    Ok(grade)
+}
+
+/// The submission's crate directory: `exercises/<name>` inside a take-home
+/// bundle or a lab checkout, or the directory itself if it is the crate.
+fn locate(exercise: &Exercise, submission: &Path) -> anyhow::Result<PathBuf> {
+    for candidate in [
+        submission.join("exercises").join(&exercise.name),
+        submission.to_path_buf(),
+    ] {
+        if candidate.join("src").is_dir() {
+            return Ok(candidate);
+        }
+    }
+    bail!(
+        "{} holds no exercises/{}/src/ and no src/: not a submission of {}",
+        submission.display(),
+        exercise.name,
+        exercise.name
+    )
+}
+
+/// Why the submission cannot be graded as it is, if it cannot: a build script
+/// (it would run at build time, before any bound applies) or a manifest whose
+/// dependencies or library kind differ from the exercise's.
+fn refusal(exercise: &Exercise, crate_dir: &Path, options: &Options) -> Option<String> {
+    if crate_dir.join("build.rs").exists() {
+        return Some(
+            "the submission adds a build script (build.rs): it would run code at build \
+             time, before any bound applies"
+                .to_string(),
+        );
+    }
+    if options.allow_deps {
+        return None;
+    }
+    let theirs = std::fs::read_to_string(crate_dir.join("Cargo.toml")).ok()?;
+    let ours = std::fs::read_to_string(exercise.dir.join("Cargo.toml")).ok()?;
+    let (Ok(theirs), Ok(ours)) = (
+        toml::from_str::<toml::Table>(&theirs),
+        toml::from_str::<toml::Table>(&ours),
+    ) else {
+        return Some("the submission's Cargo.toml does not parse".to_string());
+    };
+    for table in [
+        "dependencies",
+        "dev-dependencies",
+        "build-dependencies",
+        "lib",
+        "features",
+    ] {
+        if theirs.get(table) != ours.get(table) {
+            return Some(format!(
+                "the submission's Cargo.toml changes [{table}] (a dependency, a feature or a \
+                 proc-macro library); grade it anyway with --allow-deps"
+            ));
+        }
+    }
+    None
+}
+
+/// Files of `src/` the candidate may change: not the provided ones.
+fn editable(exercise: &Exercise, crate_dir: &Path) -> Vec<PathBuf> {
+    let provided = exercise.provided_files();
+    let mut files = Vec::new();
+    collect(&crate_dir.join("src"), &mut files);
+    files
+        .into_iter()
+        .filter_map(|f| f.strip_prefix(crate_dir).ok().map(Path::to_path_buf))
+        .filter(|relative| !provided.contains(relative))
+        .collect()
+}
+
+fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect(&path, files);
+        } else {
+            files.push(path);
+        }
+    }
+}
+
+/// A scratch copy of the lab (its own, beside verify's), with the candidate's
+/// editable files over the skeleton's and the hidden tests as a target of the
+/// exercise's package.
+fn prepare(
+    workspace: &Workspace,
+    exercise: &Exercise,
+    crate_dir: &Path,
+    options: &Options,
+) -> anyhow::Result<Workspace> {
+    let base = workspace.verify_dir().join("grade");
+    let root = base.join("workspace");
+    let skip = [
+        workspace.root.join("target"),
+        workspace.root.join(".git"),
+        workspace.target_dir(),
+        workspace.state_path(),
+        workspace.verify_dir(),
+    ];
+    crate::mutant::sync_tree(&workspace.root, &root, &|p| {
+        skip.iter().any(|s| p.starts_with(s))
+    })?;
+    let relative = exercise.dir.strip_prefix(&workspace.root)?;
+    let target_crate = root.join(relative);
+    for file in editable(exercise, crate_dir) {
+        let to = target_crate.join(&file);
+        if let Some(dir) = to.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::copy(crate_dir.join(&file), &to)
+            .with_context(|| format!("copying the submission's {}", file.display()))?;
+    }
+    let manifest = target_crate.join("Cargo.toml");
+    let mut text = if options.allow_deps && crate_dir.join("Cargo.toml").is_file() {
+        std::fs::read_to_string(crate_dir.join("Cargo.toml"))?
+    } else {
+        std::fs::read_to_string(&manifest)?
+    };
+    if exercise.has_hidden_tests() {
+        text.push_str(&format!(
+            "\n# Added by `lab grade` in its scratch copy only.\n[[test]]\nname = \"hidden\"\npath = \"../../solutions/{}/hidden/main.rs\"\n",
+            exercise.name
+        ));
+    }
+    std::fs::write(&manifest, text)?;
+    Ok(Workspace::at(&root)?.with_target_dir(Some(base.join("target"))))
+}
+
+/// The visible spec, then the hidden tests, each as its own bounded run.
+fn run_suites(
+    copy: &Workspace,
+    exercise: &Exercise,
+    options: &Options,
+    grade: &mut Grade,
+) -> anyhow::Result<BTreeMap<String, Outcome>> {
+    let mut outcomes = BTreeMap::new();
+    let mut suites = vec![("visible", "spec")];
+    if exercise.has_hidden_tests() {
+        suites.push(("hidden", "hidden"));
+    }
+    grade.built = true;
+    for (what, target) in suites {
+        let mut command = copy.test_command(exercise.package());
+        command.test_targets = vec![target.to_string()];
+        command.timeout = options.timeout;
+        command
+            .env
+            .push((crate::verify::KEEP_FAILED_VAR.into(), "0".into()));
+        let started = Instant::now();
+        let output = cargo::run_tests(&command, &|_| {})?;
+        let outcome = if output.timed_out {
+            format!("stopped after {}s: a test hung", options.timeout.as_secs())
+        } else if output.build_failed() {
+            grade.built = false;
+            grade.compiler_errors = Some(output.compiler_errors(40));
+            "did not build".to_string()
+        } else if !output.success && output.run.failed().next().is_none() {
+            "a test binary crashed".to_string()
+        } else {
+            format!(
+                "{} passed, {} failed",
+                output.run.passed().count(),
+                output.run.failed().count()
+            )
+        };
+        grade.ran.push(Ran {
+            what: format!("{what} tests"),
+            command: describe(&command),
+            timeout_secs: options.timeout.as_secs(),
+            elapsed_secs: started.elapsed().as_secs_f64(),
+            outcome,
+        });
+        outcomes.extend(output.run.outcomes);
+        if !grade.built {
+            break;
+        }
+    }
+    Ok(outcomes)
+}
+
+fn describe(command: &TestCommand) -> String {
+    format!(
+        "cargo {} (in a scratch copy; LAB_KEEP_FAILED=0)",
+        command.args().join(" ")
+    )
+}
+
+/// Per step, visible and hidden apart. The tests expected are the record's
+/// (everything the reference ran); a test that never reported — its binary
+/// hung or crashed — counts as failed.
+fn score(
+    exercise: &Exercise,
+    record: Option<&Record>,
+    outcomes: &BTreeMap<String, Outcome>,
+) -> Vec<StepGrade> {
+    let expected: Vec<String> = match record {
+        Some(r) => r.tests.clone(),
+        None => outcomes.keys().cloned().collect(),
+    };
+    (1..=exercise.step_count())
+        .map(|n| {
+            let mut visible = Count::default();
+            let mut hidden = Count::default();
+            let mut failed = Vec::new();
+            for test in expected.iter().filter(|t| step_of(t) == Some(n)) {
+                let count = if is_hidden_test(test) {
+                    &mut hidden
+                } else {
+                    &mut visible
+                };
+                count.total += 1;
+                if outcomes.get(test) == Some(&Outcome::Passed) {
+                    count.passed += 1;
+                } else {
+                    failed.push(test.clone());
+                }
+            }
+            let passed = visible.passed + hidden.passed;
+            let total = visible.total + hidden.total;
+            let rating = if passed == total && total > 0 {
+                Rating::Strong
+            } else if visible.passed == visible.total && visible.total > 0 {
+                Rating::LeaningStrong
+            } else if total > 0 && passed * 2 >= total {
+                Rating::NeedsImprovement
+            } else {
+                Rating::Poor
+            };
+            StepGrade {
+                step: n,
+                title: exercise
+                    .step(n)
+                    .map(|s| s.title.clone())
+                    .unwrap_or_default(),
+                visible,
+                hidden,
+                rating,
+                failed,
+            }
+        })
+        .collect()
+}
+
+/// Known mistakes whose telling tests (their `killed-by`) all fail here, in
+/// steps where something passes (on a step where nothing works there is no
+/// mistake to name, only work not done). Most telling first: the mistakes whose
+/// tests fail the largest share of this step's failures.
+fn diagnose(
+    workspace: &Workspace,
+    exercise: &Exercise,
+    record: Option<&Record>,
+    outcomes: &BTreeMap<String, Outcome>,
+    steps: &[StepGrade],
+) -> Vec<Diagnosis> {
+    let Some(record) = record else {
+        return Vec::new();
+    };
+    let failing = |t: &String| outcomes.get(t) != Some(&Outcome::Passed);
+    let mut found: Vec<(usize, Diagnosis)> = record
+        .mutants
+        .iter()
+        .filter(|m| !m.killed_by.is_empty() && m.killed_by.iter().all(failing))
+        .filter_map(|m| {
+            let step = m.killed_by.iter().filter_map(|t| step_of(t)).min()?;
+            let grade = steps.iter().find(|s| s.step == step)?;
+            if grade.visible.passed + grade.hidden.passed == 0 {
+                return None;
+            }
+            Some((
+                m.killed_by.len(),
+                Diagnosis {
+                    mutant: m.name.clone(),
+                    mistake: m.mistake.clone(),
+                    tests: m.killed_by.clone(),
+                    step,
+                    readme: exercise.step_link(workspace, step),
+                },
+            ))
+        })
+        .collect();
+    found.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.mutant.cmp(&b.1.mutant)));
+    found.into_iter().map(|(_, d)| d).collect()
+}
+
+/// What reading the code would show first: `unsafe`, `unwrap()` outside test
+/// modules, and how much of each skeleton file changed.
+fn signals(exercise: &Exercise, crate_dir: &Path) -> Signals {
+    let mut signals = Signals::default();
+    for file in editable(exercise, crate_dir) {
+        let Ok(theirs) = std::fs::read_to_string(crate_dir.join(&file)) else {
+            continue;
+        };
+        let code = theirs.split("#[cfg(test)]").next().unwrap_or(&theirs);
+        for line in code.lines().map(str::trim) {
+            if line.starts_with("//") {
+                continue;
+            }
+            signals.unsafe_lines += usize::from(line.contains("unsafe "));
+            signals.unwraps += line.matches(".unwrap()").count();
+        }
+        let ours = std::fs::read_to_string(exercise.dir.join(&file)).unwrap_or_default();
+        let patch = diffy::create_patch(&ours, &theirs).to_string();
+        let added = patch
+            .lines()
+            .filter(|l| l.starts_with('+') && !l.starts_with("+++"))
+            .count();
+        let removed = patch
+            .lines()
+            .filter(|l| l.starts_with('-') && !l.starts_with("---"))
+            .count();
+        if added + removed > 0 {
+            signals.changes.push(FileChange {
+                file: file.display().to_string(),
+                added,
+                removed,
+            });
+        }
+    }
+    signals.changes.sort_by(|a, b| a.file.cmp(&b.file));
+    signals
+}

@@ -1,0 +1,154 @@
+//! `lab grade` on the tiny generated lab: the reference grades strong, the
+//! skeleton poor, a known mistake is named, a build script is refused, and a
+//! submission that hangs is graded within its bound.
+
+#[path = "../support/fixture.rs"]
+mod fixture;
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use fixture::{REFERENCE, SKELETON, TinyLab};
+
+/// A mistake only one of the two step-1 tests sees.
+const ZERO_BREAKS: &str = "mutant: adding zero is treated as a special case and gets one added
+killed-by: step1_zero_changes_nothing
+
+--- a/src/lib.rs
++++ b/src/lib.rs
+@@ -1,4 +1,4 @@
+ /// Add two numbers.
+ pub fn add(a: u32, b: u32) -> u32 {
+-    a + b
++    if b == 0 { a + 1 } else { a + b }
+ }
+";
+
+/// A tiny lab with a verify record (grade reads the mutants' telling tests from it).
+fn verified_lab(label: &str) -> TinyLab {
+    let lab = TinyLab::new(label);
+    lab.write("solutions/adder/mutants/zero_breaks.patch", ZERO_BREAKS);
+    let (code, out) = lab.run(&["verify"]);
+    assert_eq!(code, ExitCode::SUCCESS, "{out}");
+    lab
+}
+
+/// A submission directory holding `lib` as the candidate's src/lib.rs.
+fn submission(lab: &TinyLab, name: &str, lib: &str) -> std::path::PathBuf {
+    lab.write(&format!("{name}/exercises/adder/src/lib.rs"), lib);
+    lab.write(
+        &format!("{name}/exercises/adder/Cargo.toml"),
+        &std::fs::read_to_string(lab.path("exercises/adder/Cargo.toml")).expect("the manifest"),
+    );
+    lab.path(name)
+}
+
+/// Grade `dir`: what it printed, the JSON report (as text: the lab's tests add
+/// no JSON parser to the lock, which every verify record hashes), the HTML.
+fn grade(lab: &TinyLab, dir: &std::path::Path, extra: &[&str]) -> (String, String, String) {
+    let report = lab.path("report.html");
+    let mut args = vec!["grade", dir.to_str().expect("utf-8"), "--exercise", "adder"];
+    args.extend(["--out", report.to_str().expect("utf-8")]);
+    args.extend(extra);
+    let (code, out) = lab.run(&args);
+    assert_eq!(
+        code,
+        ExitCode::SUCCESS,
+        "grading itself must not fail:\n{out}"
+    );
+    let json = std::fs::read_to_string(report.with_extension("json")).expect("a JSON report");
+    let html = std::fs::read_to_string(&report).expect("an HTML report");
+    (out, json, html)
+}
+
+/// The reference: every step strong, no mistake named; the HTML stands alone.
+#[test]
+fn the_reference_grades_strong_with_no_diagnosis() {
+    let lab = verified_lab("grade-reference");
+    let dir = submission(&lab, "sub", REFERENCE);
+    let (out, json, html) = grade(&lab, &dir, &[]);
+    assert!(json.contains("\"rating\": \"strong\""), "{json}");
+    assert!(
+        out.contains("| 1 Addition | 2/2 | 0/0 | **strong** |"),
+        "{out}"
+    );
+    assert!(json.contains("\"diagnosis\": []"), "{json}");
+    for external in ["http://", "https://", "src=", "<link", "@import"] {
+        assert!(
+            !html.contains(external),
+            "the report refers outside itself: {external}"
+        );
+    }
+    assert!(html.contains("<td class=\"strong\">"), "{html}");
+}
+
+/// The skeleton: poor, and no mistake named where nothing works yet.
+#[test]
+fn the_skeleton_grades_poor() {
+    let lab = verified_lab("grade-skeleton");
+    let dir = submission(&lab, "sub", SKELETON);
+    let (out, json, _) = grade(&lab, &dir, &[]);
+    assert!(
+        out.contains("| 1 Addition | 0/2 | 0/0 | **poor** |"),
+        "{out}"
+    );
+    assert!(json.contains("\"diagnosis\": []"), "{json}");
+}
+
+/// A submission that makes a known mistake is told which, and only that one.
+#[test]
+fn a_known_mistake_is_named_by_the_tests_it_fails() {
+    let lab = verified_lab("grade-mutant");
+    let dir = submission(
+        &lab,
+        "sub",
+        "/// Add two numbers.\npub fn add(a: u32, b: u32) -> u32 {\n    if b == 0 { a + 1 } else { a + b }\n}\n",
+    );
+    let (out, json, _) = grade(&lab, &dir, &[]);
+    assert!(
+        out.contains("| 1 Addition | 1/2 | 0/0 | **needs improvement** |"),
+        "{out}"
+    );
+    assert_eq!(
+        json.matches("\"mutant\":").count(),
+        1,
+        "one mistake named: {json}"
+    );
+    assert!(out.contains("behaves like `zero_breaks`"), "{out}");
+}
+
+/// A build script would run before any bound: refused, with the reason, and
+/// nothing run.
+#[test]
+fn a_submission_with_a_build_script_is_refused() {
+    let lab = verified_lab("grade-build-rs");
+    let dir = submission(&lab, "sub", REFERENCE);
+    lab.write("sub/exercises/adder/build.rs", "fn main() {}\n");
+    let (out, json, _) = grade(&lab, &dir, &[]);
+    assert!(
+        out.contains("Refused, nothing ran") && out.contains("build.rs"),
+        "{out}"
+    );
+    assert!(json.contains("\"ran\": []"), "{json}");
+}
+
+/// A submission whose code never returns is graded within its bound, and the
+/// report says the tests were stopped.
+#[test]
+fn a_submission_that_hangs_is_graded_within_its_bound() {
+    let lab = verified_lab("grade-hang");
+    let dir = submission(
+        &lab,
+        "sub",
+        "/// Add two numbers.\npub fn add(_a: u32, _b: u32) -> u32 {\n    loop {\n        std::thread::park();\n    }\n}\n",
+    );
+    let started = Instant::now();
+    let (out, _, _) = grade(&lab, &dir, &["--timeout", "20"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(90),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(out.contains("stopped after 20s: a test hung"), "{out}");
+    assert!(out.contains("**poor**"), "{out}");
+}
