@@ -167,6 +167,9 @@ pub fn grade(
         grade.refused = Some(why);
         return Ok(grade);
     }
+    // One grade at a time per scratch copy: a second waits rather than
+    // overwriting the first one's submission mid-run.
+    let _lock = lock(workspace)?;
     let copy = prepare(workspace, exercise, &src, options)?;
     let outcomes = run_suites(&copy, exercise, options, &mut grade)?;
     let record = Record::load(&exercise.record_path()).ok();
@@ -263,6 +266,23 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
             files.push(path);
         }
     }
+}
+
+fn lock(workspace: &Workspace) -> anyhow::Result<std::fs::File> {
+    let base = workspace.verify_dir().join("grade");
+    std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
+    let path = base.join("lock");
+    let file =
+        std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+    if file.try_lock().is_err() {
+        eprintln!(
+            "lab grade: another grade is using {}; waiting for it",
+            base.display()
+        );
+        file.lock()
+            .with_context(|| format!("locking {}", path.display()))?;
+    }
+    Ok(file)
 }
 
 /// A scratch copy of the lab (its own, beside verify's), with the candidate's
