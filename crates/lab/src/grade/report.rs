@@ -42,7 +42,7 @@ pub fn markdown(grade: &Grade) -> String {
         super::Rating::Poor,
     ]
     .iter()
-    .map(|r| format!("*{}*: {}", r.label(), r.anchor()))
+    .map(|r| format!("**{}**: {}", r.label(), r.anchor()))
     .collect();
     text.push_str(&anchors.join("; "));
     text.push_str(".\n\n## Diagnosis\n\n");
@@ -160,15 +160,15 @@ pub fn html(grade: &Grade) -> String {
     )
 }
 
-/// `**bold**`, `*italic*` and `` `code` `` of the Markdown, escaped.
+/// `**bold**` and `` `code` `` of the Markdown, escaped. Bold may span code.
 fn inline(text: &str) -> String {
     let mut out = String::new();
+    let mut bold = false;
     for (i, part) in escape(text).split('`').enumerate() {
         if i % 2 == 1 {
             out.push_str(&format!("<code>{part}</code>"));
             continue;
         }
-        let mut bold = false;
         for (j, piece) in part.split("**").enumerate() {
             if j > 0 {
                 out.push_str(if bold { "</strong>" } else { "<strong>" });
@@ -176,9 +176,9 @@ fn inline(text: &str) -> String {
             }
             out.push_str(piece);
         }
-        if bold {
-            out.push_str("</strong>");
-        }
+    }
+    if bold {
+        out.push_str("</strong>");
     }
     out
 }
@@ -187,3 +187,17 @@ const STYLE: &str = "body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;mar
 table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}\
 th{background:#f3f3f3}code,pre{font-family:ui-monospace,monospace;background:#f6f6f6}pre{padding:.6rem;overflow:auto}\
 td.strong{background:#d8f5d0}td.leaning-strong{background:#eef8c8}td.needs-improvement{background:#fdebc8}td.poor{background:#f8d4d4}";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bold and code nest the way the Markdown writes them, and text is escaped.
+    #[test]
+    fn inline_markup_spans_code_and_escapes() {
+        assert_eq!(
+            inline("**behaves like `x<y`** (step 3): a & b"),
+            "<strong>behaves like <code>x&lt;y</code></strong> (step 3): a &amp; b"
+        );
+    }
+}
