@@ -447,10 +447,14 @@ fn score(
         .collect()
 }
 
-/// Known mistakes whose telling tests (their `killed-by`) all fail here, in
+/// Known mistakes whose telling tests (as recorded by verify) all fail here, in
 /// steps where something passes (on a step where nothing works there is no
-/// mistake to name, only work not done). Most telling first: the mistakes whose
-/// tests fail the largest share of this step's failures.
+/// mistake to name, only work not done). Closest first: by how much of the
+/// submission's failures the mistake's recorded failures cover, over both
+/// (Jaccard). A `--thorough` record holds each mutant's whole failing set, so
+/// the closest is usually the mistake itself; a default record holds only the
+/// tests each header names, and the ranking then favours the mistakes that
+/// fail the most of them.
 fn diagnose(
     workspace: &Workspace,
     exercise: &Exercise,
@@ -462,7 +466,9 @@ fn diagnose(
         return Vec::new();
     };
     let failing = |t: &String| outcomes.get(t) != Some(&Outcome::Passed);
-    let mut found: Vec<(usize, Diagnosis)> = record
+    let failed: std::collections::BTreeSet<&String> =
+        record.tests.iter().filter(|t| failing(t)).collect();
+    let mut found: Vec<(f64, Diagnosis)> = record
         .mutants
         .iter()
         .filter(|m| !m.killed_by.is_empty() && m.killed_by.iter().all(failing))
@@ -472,8 +478,11 @@ fn diagnose(
             if grade.visible.passed + grade.hidden.passed == 0 {
                 return None;
             }
+            let signature: std::collections::BTreeSet<&String> = m.killed_by.iter().collect();
+            let union = failed.union(&signature).count().max(1);
+            let closeness = signature.intersection(&failed).count() as f64 / union as f64;
             Some((
-                m.killed_by.len(),
+                closeness,
                 Diagnosis {
                     mutant: m.name.clone(),
                     mistake: m.mistake.clone(),
@@ -484,7 +493,7 @@ fn diagnose(
             ))
         })
         .collect();
-    found.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.mutant.cmp(&b.1.mutant)));
+    found.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.mutant.cmp(&b.1.mutant)));
     found.into_iter().map(|(_, d)| d).collect()
 }
 
