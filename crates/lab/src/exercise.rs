@@ -100,11 +100,7 @@ impl Exercise {
     /// step's heading (`## Step 2 — …`), e.g. `exercises/x/README.md#step-2--sliding-window`.
     pub fn step_link(&self, workspace: &Workspace, n: u32) -> String {
         let path = self.readme();
-        let shown = path
-            .strip_prefix(&workspace.root)
-            .unwrap_or(&path)
-            .display()
-            .to_string();
+        let shown = workspace.relative(&path);
         let text = std::fs::read_to_string(&path).unwrap_or_default();
         let prefix = format!("step {n}");
         let heading = text.lines().find_map(|line| {
@@ -188,6 +184,12 @@ impl Exercise {
 
     pub fn step(&self, number: u32) -> Option<&StepMeta> {
         self.meta.steps.get((number as usize).checked_sub(1)?)
+    }
+
+    /// `n` is one of this exercise's steps, or an error saying which exist.
+    pub fn require_step(&self, n: u32) -> anyhow::Result<&StepMeta> {
+        self.step(n)
+            .with_context(|| format!("{} has steps 1 to {}", self.name, self.step_count()))
     }
 
     pub fn step_count(&self) -> u32 {

@@ -148,14 +148,19 @@ impl Scratch {
     /// not depend on the checkout's, so a fresh clone finds the dependencies of
     /// the scratch build already compiled (a cold one takes ~15 min here).
     pub fn prepare(workspace: &Workspace) -> anyhow::Result<Scratch> {
-        let base = workspace.verify_dir();
+        Scratch::prepare_in(workspace, workspace.verify_dir())
+    }
+
+    /// The same, under `base` (`<base>/{workspace,target,lock}`): `lab grade`
+    /// keeps a copy of its own there, so grading never waits on verify's.
+    pub fn prepare_in(workspace: &Workspace, base: PathBuf) -> anyhow::Result<Scratch> {
         std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
         let lock_path = base.join("lock");
         let lock = std::fs::File::create(&lock_path)
             .with_context(|| format!("creating {}", lock_path.display()))?;
         if lock.try_lock().is_err() {
             eprintln!(
-                "lab verify: another verify is using {}; waiting for it to finish",
+                "lab: another run is using {}; waiting for it to finish",
                 base.display()
             );
             lock.lock()
@@ -187,6 +192,37 @@ impl Scratch {
             skip.iter().any(|s| p.starts_with(s))
         })?;
         Ok(())
+    }
+
+    /// Give the copy's exercise package the reference's hidden tests as a
+    /// target (the real package never has one: a learner's `cargo test` must not
+    /// run them). `restore` puts the manifest back.
+    pub fn add_hidden_target(
+        &self,
+        workspace: &Workspace,
+        exercise: &Exercise,
+        by: &str,
+    ) -> anyhow::Result<()> {
+        let manifest = self
+            .root
+            .join(exercise.dir.strip_prefix(&workspace.root)?)
+            .join("Cargo.toml");
+        let mut text = std::fs::read_to_string(&manifest)
+            .with_context(|| format!("reading {}", manifest.display()))?;
+        text.push_str(&format!(
+            "\n# Added by `{by}` in its scratch copy only.\n[[test]]\nname = \"hidden\"\npath = \"../../solutions/{}/hidden/main.rs\"\n",
+            exercise.name
+        ));
+        std::fs::write(&manifest, text).with_context(|| format!("writing {}", manifest.display()))
+    }
+
+    /// The exercise's crate inside the scratch copy.
+    pub fn exercise_dir(
+        &self,
+        workspace: &Workspace,
+        exercise: &Exercise,
+    ) -> anyhow::Result<PathBuf> {
+        Ok(self.root.join(exercise.dir.strip_prefix(&workspace.root)?))
     }
 
     /// The exercise's reference crate inside the scratch copy.

@@ -63,14 +63,21 @@ impl Workspace {
         if let Some(dir) = std::env::var_os("LAB_VERIFY_DIR").filter(|d| !d.is_empty()) {
             return PathBuf::from(dir);
         }
-        let cache = std::env::var_os("XDG_CACHE_HOME")
-            .filter(|d| !d.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")));
-        match cache {
-            Some(cache) => cache.join("backend-lab").join("verify"),
+        match lab_cache_dir() {
+            Some(cache) => cache.join("verify"),
             None => self.target_dir().join("lab-verify"),
         }
+    }
+
+    /// `path` relative to the lab's root, `/`-separated whatever the platform:
+    /// how the lab shows a path, and how git names it (`rev:./path`).
+    pub fn relative(&self, path: &Path) -> String {
+        path.strip_prefix(&self.root)
+            .unwrap_or(path)
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/")
     }
 
     /// Build into this target directory instead of `CARGO_TARGET_DIR`/`target/`.
@@ -159,6 +166,18 @@ impl Workspace {
             })
             .unwrap_or_else(|| self.root.join("target"))
     }
+}
+
+/// `$XDG_CACHE_HOME/backend-lab`, else `~/.cache/backend-lab`: where the lab
+/// keeps what belongs to the machine rather than to one checkout (verify's
+/// scratch copy, reset's backups). labkit-locate's services directory follows
+/// the same rule.
+pub fn lab_cache_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .map(|cache| cache.join("backend-lab"))
 }
 
 fn is_lab_root(dir: &Path) -> bool {

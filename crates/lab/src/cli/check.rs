@@ -21,11 +21,7 @@ pub(super) fn check(
 ) -> anyhow::Result<ExitCode> {
     let exercise = workspace.exercise(name)?;
     if let Some(n) = step {
-        anyhow::ensure!(
-            exercise.step(n).is_some(),
-            "{name} has steps 1 to {}",
-            exercise.step_count()
-        );
+        exercise.require_step(n)?;
     }
     let mut command = workspace.test_command(exercise.package());
     command.filter = step.map(|n| format!("step{n}_"));
@@ -210,14 +206,7 @@ fn warn_about_provided_files(
         return Ok(());
     };
     state.save(&workspace.state_path())?;
-    let src = exercise.dir.join("src");
-    let src = src
-        .strip_prefix(&workspace.root)
-        .unwrap_or(&src)
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join("/");
+    let src = workspace.relative(&exercise.dir.join("src"));
     let short = crate::git::short(&rev);
     for relative in crate::git::files(&workspace.root, &rev, &src) {
         let Some(shipped) = crate::git::show(&workspace.root, &rev, &relative) else {

@@ -3,8 +3,6 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::Context;
-
 use crate::state::State;
 use crate::workspace::Workspace;
 
@@ -20,9 +18,7 @@ pub(super) fn hint(
     let n = step
         .or_else(|| record.next_step(exercise.step_count()))
         .unwrap_or(1);
-    let meta = exercise
-        .step(n)
-        .with_context(|| format!("{name} has steps 1 to {}", exercise.step_count()))?;
+    let meta = exercise.require_step(n)?;
     let shown = record.hints_shown.entry(n).or_insert(0);
     let total = meta.hints.len();
     let now_shown = (*shown + 1).min(total);

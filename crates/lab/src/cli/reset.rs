@@ -24,11 +24,7 @@ pub(super) fn reset(
 ) -> anyhow::Result<ExitCode> {
     let exercise = workspace.exercise(name)?;
     if let Some(n) = step {
-        anyhow::ensure!(
-            exercise.step(n).is_some(),
-            "{name} has steps 1 to {}",
-            exercise.step_count()
-        );
+        exercise.require_step(n)?;
     }
     let root = &workspace.root;
     let mut state = State::load(&workspace.state_path())?;
@@ -37,7 +33,7 @@ pub(super) fn reset(
          is not installed); fetch a fresh copy of the exercise instead",
     )?;
     state.save(&workspace.state_path())?;
-    let src = relative(workspace, &exercise.dir.join("src"));
+    let src = workspace.relative(&exercise.dir.join("src"));
     let marker = step.map(|n| format!("TODO(step {n})"));
     // Every shipped file of src/, or with --step only those that mark that step.
     let mut chosen = Vec::new();
@@ -114,15 +110,6 @@ pub(super) fn reset(
     Ok(ExitCode::SUCCESS)
 }
 
-fn relative(workspace: &Workspace, path: &std::path::Path) -> String {
-    path.strip_prefix(&workspace.root)
-        .unwrap_or(path)
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
 /// "  (it also holds step 4, 5: those go too)" when a file marks other steps
 /// than the one reset, and those steps.
 fn other_steps(text: &str, step: Option<u32>) -> (String, Vec<u32>) {
@@ -153,18 +140,12 @@ fn other_steps(text: &str, step: Option<u32>) -> (String, Vec<u32>) {
 
 /// `~/.cache/backend-lab/backups/<name>-<seconds>`.
 fn backup_dir(name: &str) -> anyhow::Result<PathBuf> {
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+    let cache = crate::workspace::lab_cache_dir()
         .context("no HOME or XDG_CACHE_HOME to keep a backup in")?;
     let stamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    Ok(cache
-        .join("backend-lab")
-        .join("backups")
-        .join(format!("{name}-{stamp}")))
+    Ok(cache.join("backups").join(format!("{name}-{stamp}")))
 }
 
 fn confirm(out: &mut dyn Write) -> anyhow::Result<bool> {

@@ -3,7 +3,7 @@
 //!
 //! Grading runs the candidate's code. It takes only their editable files (never
 //! their tests, manifests or provided files), in a scratch copy of the lab of
-//! its own, with a wall-clock bound on each test binary, so a hung or crashing
+//! its own (a [`Scratch`] beside verify's), with a wall-clock bound on each test binary, so a hung or crashing
 //! submission never hangs the grader. One phase per function below:
 //! [`locate`], [`refusal`], [`prepare`], [`run_suites`], [`score`],
 //! [`diagnose`], [`signals`].
@@ -20,6 +20,7 @@ use serde::Serialize;
 use crate::cargo::{self, TestCommand};
 use crate::exercise::{Exercise, is_hidden_test, step_of};
 use crate::libtest::Outcome;
+use crate::mutant::Scratch;
 use crate::record::Record;
 use crate::workspace::Workspace;
 
@@ -167,11 +168,11 @@ pub fn grade(
         grade.refused = Some(why);
         return Ok(grade);
     }
-    // One grade at a time per scratch copy: a second waits rather than
-    // overwriting the first one's submission mid-run.
-    let _lock = lock(workspace)?;
-    let copy = prepare(workspace, exercise, &src, options)?;
-    let outcomes = run_suites(&copy, exercise, options, &mut grade)?;
+    // A scratch copy of grade's own, locked like verify's: a second grade
+    // waits rather than overwriting the first one's submission mid-run.
+    let scratch = Scratch::prepare_in(workspace, workspace.verify_dir().join("grade"))?;
+    prepare(workspace, exercise, &src, &scratch, options)?;
+    let outcomes = run_suites(&scratch.workspace(), exercise, options, &mut grade)?;
     let record = Record::load(&exercise.record_path()).ok();
     grade.steps = score(exercise, record.as_ref(), &outcomes);
     grade.diagnosis = diagnose(
@@ -268,46 +269,17 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
     }
 }
 
-fn lock(workspace: &Workspace) -> anyhow::Result<std::fs::File> {
-    let base = workspace.verify_dir().join("grade");
-    std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
-    let path = base.join("lock");
-    let file =
-        std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-    if file.try_lock().is_err() {
-        eprintln!(
-            "lab grade: another grade is using {}; waiting for it",
-            base.display()
-        );
-        file.lock()
-            .with_context(|| format!("locking {}", path.display()))?;
-    }
-    Ok(file)
-}
-
-/// A scratch copy of the lab (its own, beside verify's), with the candidate's
-/// editable files over the skeleton's and the hidden tests as a target of the
-/// exercise's package.
+/// Into the scratch copy: the candidate's editable files over the skeleton's
+/// (and, with `--allow-deps`, their manifest), and the hidden tests as a target
+/// of the exercise's package.
 fn prepare(
     workspace: &Workspace,
     exercise: &Exercise,
     crate_dir: &Path,
+    scratch: &Scratch,
     options: &Options,
-) -> anyhow::Result<Workspace> {
-    let base = workspace.verify_dir().join("grade");
-    let root = base.join("workspace");
-    let skip = [
-        workspace.root.join("target"),
-        workspace.root.join(".git"),
-        workspace.target_dir(),
-        workspace.state_path(),
-        workspace.verify_dir(),
-    ];
-    crate::mutant::sync_tree(&workspace.root, &root, &|p| {
-        skip.iter().any(|s| p.starts_with(s))
-    })?;
-    let relative = exercise.dir.strip_prefix(&workspace.root)?;
-    let target_crate = root.join(relative);
+) -> anyhow::Result<()> {
+    let target_crate = scratch.exercise_dir(workspace, exercise)?;
     for file in editable(exercise, crate_dir) {
         let to = target_crate.join(&file);
         if let Some(dir) = to.parent() {
@@ -316,20 +288,16 @@ fn prepare(
         std::fs::copy(crate_dir.join(&file), &to)
             .with_context(|| format!("copying the submission's {}", file.display()))?;
     }
-    let manifest = target_crate.join("Cargo.toml");
-    let mut text = if options.allow_deps && crate_dir.join("Cargo.toml").is_file() {
-        std::fs::read_to_string(crate_dir.join("Cargo.toml"))?
-    } else {
-        std::fs::read_to_string(&manifest)?
-    };
-    if exercise.has_hidden_tests() {
-        text.push_str(&format!(
-            "\n# Added by `lab grade` in its scratch copy only.\n[[test]]\nname = \"hidden\"\npath = \"../../solutions/{}/hidden/main.rs\"\n",
-            exercise.name
-        ));
+    if options.allow_deps && crate_dir.join("Cargo.toml").is_file() {
+        std::fs::copy(
+            crate_dir.join("Cargo.toml"),
+            target_crate.join("Cargo.toml"),
+        )?;
     }
-    std::fs::write(&manifest, text)?;
-    Ok(Workspace::at(&root)?.with_target_dir(Some(base.join("target"))))
+    if exercise.has_hidden_tests() {
+        scratch.add_hidden_target(workspace, exercise, "lab grade")?;
+    }
+    Ok(())
 }
 
 /// The visible spec, then the hidden tests, each as its own bounded run.

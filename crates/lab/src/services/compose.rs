@@ -39,20 +39,8 @@ pub fn docker_answers() -> bool {
     else {
         return false;
     };
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return status.success(),
-            Ok(None) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return false;
-            }
-        }
-    }
+    super::wait_bounded(&mut child, Duration::from_secs(5), "docker info")
+        .is_ok_and(|status| status.success())
 }
 
 /// `docker compose -f <file> up -d --wait …`, as arguments (unit-tested).
@@ -94,22 +82,7 @@ fn docker(args: &[String]) -> anyhow::Result<()> {
         .stdin(Stdio::null())
         .spawn()
         .context("running docker")?;
-    let deadline = std::time::Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if std::time::Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!(
-                "`docker {}` took over {}s; stopped",
-                args.join(" "),
-                limit.as_secs()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let status = super::wait_bounded(&mut child, limit, &format!("`docker {}`", args.join(" ")))?;
     if !status.success() {
         bail!("`docker {}` failed ({status})", args.join(" "));
     }

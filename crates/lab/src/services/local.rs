@@ -148,22 +148,7 @@ fn run(mut command: Command, what: &str, log: &Path) -> anyhow::Result<()> {
         .stderr(file)
         .spawn()
         .with_context(|| format!("running {what}"))?;
-    let deadline = Instant::now() + COMMAND_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!(
-                "{what} did not finish within {}s",
-                COMMAND_TIMEOUT.as_secs()
-            );
-        }
-        // A child process has no readiness notification we can wait on here.
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = super::wait_bounded(&mut child, COMMAND_TIMEOUT, what)?;
     let printed = std::fs::read_to_string(&capture).unwrap_or_default();
     let _ = std::fs::remove_file(&capture);
     if !status.success() {

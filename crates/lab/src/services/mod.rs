@@ -15,6 +15,29 @@ use std::time::Duration;
 
 use labkit_locate::{LocateError, Located, Service, Sources, probe};
 
+/// Wait for `child` at most `limit`; past it, kill it and say `what` did not
+/// finish. Every command the services code runs ends through here, so none can
+/// hang `up` or `down`.
+pub fn wait_bounded(
+    child: &mut std::process::Child,
+    limit: Duration,
+    what: &str,
+) -> anyhow::Result<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            anyhow::bail!("{what} did not finish within {}s; stopped", limit.as_secs());
+        }
+        // A child process offers no readiness notification to wait on here.
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// One service: what resolution found, and whether it answers now.
 pub struct ServiceStatus {
     pub service: Service,

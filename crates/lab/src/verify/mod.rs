@@ -303,16 +303,7 @@ pub fn skeleton_phase(
 fn hidden_on_skeleton(workspace: &Workspace, exercise: &Exercise) -> anyhow::Result<TestOutput> {
     let scratch = Scratch::prepare(workspace)?;
     let copy = scratch.workspace();
-    let manifest = scratch
-        .root
-        .join(exercise.dir.strip_prefix(&workspace.root)?)
-        .join("Cargo.toml");
-    let mut text = std::fs::read_to_string(&manifest)?;
-    text.push_str(&format!(
-        "\n# Added by `lab verify` in its scratch copy only.\n[[test]]\nname = \"hidden\"\npath = \"../../solutions/{}/hidden/main.rs\"\n",
-        exercise.name
-    ));
-    std::fs::write(&manifest, text)?;
+    scratch.add_hidden_target(workspace, exercise, "lab verify")?;
     let mut command = expected_to_fail(scratch_command(&copy, exercise.package()));
     command.test_targets = vec!["hidden".to_string()];
     let output = cargo::run_tests(&command, &|_| {});
