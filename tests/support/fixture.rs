@@ -9,7 +9,10 @@
 
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 pub struct TinyLab {
     pub root: PathBuf,
@@ -102,7 +105,16 @@ impl TinyLab {
         );
         self.write(
             &format!("exercises/{name}/exercise.toml"),
-            "title = \"Adding\"\nround = \"Warm-up\"\nfollow_ups = [\"What would change for 64-bit numbers?\"]\n\n[[steps]]\ntitle = \"Addition\"\nhints = [\"Use +.\", \"Really, a + b.\"]\n",
+            concat!(
+                "title = \"Adding\"\nround = \"Warm-up\"\nminutes = 1\n",
+                "follow_ups = [\"What would change for 64-bit numbers?\"]\n\n",
+                "[[steps]]\ntitle = \"Addition\"\nhints = [\"Use +.\", \"Really, a + b.\"]\n",
+                "follow_ups = [\"What should happen when the sum overflows?\"]\n\n",
+                "[steps.rubric]\nstrong = \"Adds, and zero changes nothing.\"\n",
+                "leaning_strong = \"Adds; a hidden case fails.\"\n",
+                "needs_improvement = \"One of the two sums is wrong.\"\n",
+                "poor = \"Nothing adds yet.\"\n",
+            ),
         );
         self.write(
             &format!("exercises/{name}/README.md"),
@@ -176,5 +188,39 @@ impl Drop for TinyLab {
         if !std::thread::panicking() {
             let _ = std::fs::remove_dir_all(&self.root);
         }
+    }
+}
+
+/// Output shared between the watch loop's thread and the test.
+#[derive(Clone, Default)]
+pub struct Shared(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("not poisoned").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Shared {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("not poisoned")).into_owned()
+    }
+
+    /// Wait until the output contains `needle` (bounded); the time it took.
+    pub fn wait_for(&self, needle: &str, limit: Duration) -> Duration {
+        let started = Instant::now();
+        while !self.text().contains(needle) {
+            assert!(
+                started.elapsed() < limit,
+                "no {needle:?} within {limit:?}; output so far:\n{}",
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        started.elapsed()
     }
 }

@@ -73,6 +73,15 @@ fn the_reference_grades_strong_with_no_diagnosis() {
         "{out}"
     );
     assert!(json.contains("\"diagnosis\": []"), "{json}");
+    assert!(
+        out.contains("step 1 **strong**: Adds, and zero changes nothing."),
+        "the step's rubric at its rating: {out}"
+    );
+    assert!(
+        out.contains("What should happen when the sum overflows? (asked because step 1 is strong: going deeper)"),
+        "{out}"
+    );
+    assert!(out.contains("- clippy warnings: 0"), "{out}");
     for external in ["http://", "https://", "src=", "<link", "@import"] {
         assert!(
             !html.contains(external),
@@ -115,6 +124,35 @@ fn a_known_mistake_is_named_by_the_tests_it_fails() {
         "one mistake named: {json}"
     );
     assert!(out.contains("behaves like `zero_breaks`"), "{out}");
+    assert!(
+        out.contains("step 1 **needs improvement**: One of the two sums is wrong.")
+            && out.contains("step 1 strong would be: Adds, and zero changes nothing."),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "What should happen when the sum overflows? (asked because step 1 is needs \
+             improvement and behaves like `zero_breaks`)"
+        ),
+        "the debrief asks about the weak step, and says why: {out}"
+    );
+}
+
+/// Clippy's warnings in the candidate's own files are counted, by lint.
+#[test]
+fn clippy_warnings_in_the_candidates_files_are_counted() {
+    let lab = verified_lab("grade-clippy");
+    let dir = submission(
+        &lab,
+        "sub",
+        "/// Add two numbers.\npub fn add(a: u32, b: u32) -> u32 {\n    return a + b;\n}\n",
+    );
+    let (out, json, _) = grade(&lab, &dir, &[]);
+    assert!(
+        out.contains("- clippy warnings: 1 (`clippy::needless_return` ×1)"),
+        "{out}"
+    );
+    assert!(json.contains("\"clippy::needless_return\": 1"), "{json}");
 }
 
 /// A build script would run before any bound: refused, with the reason, and

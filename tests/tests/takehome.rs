@@ -160,6 +160,36 @@ fn a_takehome_holds_nothing_of_the_reference_and_no_path_out() {
             1,
             "one hint per step"
         );
+        assert!(
+            step.get("rubric").is_none() && step.get("follow_ups").is_none(),
+            "a step's rubric and debrief questions stay with the interviewer: {step:?}"
+        );
+    }
+    // Nor does their text turn up anywhere else in the bundle.
+    let source = &exercise;
+    let mut interviewer_only: Vec<String> = source.meta.follow_ups.clone();
+    for step in &source.meta.steps {
+        interviewer_only.extend(step.follow_ups.iter().cloned());
+        if let Some(r) = &step.rubric {
+            interviewer_only.extend([
+                r.strong.clone(),
+                r.leaning_strong.clone(),
+                r.needs_improvement.clone(),
+                r.poor.clone(),
+            ]);
+        }
+    }
+    for file in &bundled {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        for line in &interviewer_only {
+            assert!(
+                !text.contains(line.as_str()),
+                "{} holds interviewer-only text: {line}",
+                file.display()
+            );
+        }
     }
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
     assert!(readme.contains(&exercise.question().unwrap()), "{readme}");

@@ -1,7 +1,7 @@
 //! Running `cargo test` for the lab: captured, bounded in time, with progress.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -143,17 +143,56 @@ pub fn run_tests(
     command: &TestCommand,
     progress: &(dyn Fn(Progress<'_>) + Sync),
 ) -> anyhow::Result<TestOutput> {
+    let output = run_bounded(
+        &command.dir,
+        &command.args(),
+        command.target_dir.as_deref(),
+        &command.env,
+        command.timeout,
+        progress,
+    )
+    .with_context(|| format!("starting `cargo test -p {}`", command.package))?;
+    Ok(TestOutput {
+        run: libtest::parse(&output.stdout),
+        success: output.success,
+        timed_out: output.timed_out,
+        stdout: output.stdout,
+        stderr: output.stderr,
+    })
+}
+
+/// What a bounded cargo command left: its output, whether it succeeded, and
+/// whether it was stopped at its bound.
+#[derive(Clone, Debug)]
+pub struct Bounded {
+    pub stdout: String,
+    pub stderr: String,
+    pub success: bool,
+    pub timed_out: bool,
+}
+
+/// `cargo <args>` in `dir`, captured, killed with everything it started once
+/// `timeout` has passed. `run_tests` is this plus libtest's parsing; `grade`
+/// runs clippy and the benches through it too.
+pub fn run_bounded(
+    dir: &Path,
+    args: &[String],
+    target_dir: Option<&Path>,
+    env: &[(String, String)],
+    timeout: Duration,
+    progress: &(dyn Fn(Progress<'_>) + Sync),
+) -> anyhow::Result<Bounded> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(&command.dir).args(command.args());
-    if let Some(target) = &command.target_dir {
+    cmd.current_dir(dir).args(args);
+    if let Some(target) = target_dir {
         cmd.env("CARGO_TARGET_DIR", target);
     }
     // Backtraces bury the one line that matters (the panic message); the lab
     // shows the message and tells people how to get the backtrace if they want it.
     cmd.env("RUST_BACKTRACE", "0")
         .env("CARGO_TERM_COLOR", "never");
-    cmd.envs(command.env.iter().map(|(k, v)| (k, v)));
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     cmd.stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .stdin(Stdio::null());
@@ -165,7 +204,7 @@ pub fn run_tests(
 
     let mut child = cmd
         .spawn()
-        .with_context(|| format!("starting `cargo test -p {}`", command.package))?;
+        .with_context(|| format!("starting cargo {}", args.join(" ")))?;
     // Being in its own group, the run does not get the terminal's Ctrl-C; the
     // lab's handler ([`stop_running_tests`]) passes it on.
     RUNNING_GROUP.store(child.id(), Ordering::SeqCst);
@@ -212,7 +251,7 @@ pub fn run_tests(
                     kill_tree(&mut child);
                     return (Some(status), false);
                 }
-                Ok(None) if started.elapsed() > command.timeout => {
+                Ok(None) if started.elapsed() > timeout => {
                     kill_tree(&mut child);
                     let _ = child.wait();
                     return (None, true);
@@ -229,8 +268,7 @@ pub fn run_tests(
 
     let stdout = std::mem::take(&mut *out_text.lock().unwrap_or_else(|p| p.into_inner()));
     let stderr = std::mem::take(&mut *err_text.lock().unwrap_or_else(|p| p.into_inner()));
-    Ok(TestOutput {
-        run: libtest::parse(&stdout),
+    Ok(Bounded {
         success: status.is_some_and(|s| s.success()),
         timed_out,
         stdout,

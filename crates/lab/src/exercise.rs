@@ -28,6 +28,9 @@ pub struct Meta {
     /// Follow-up questions an interviewer asks once the steps are done.
     #[serde(default)]
     pub follow_ups: Vec<String>,
+    /// The time box of the round it models, for `cargo lab interview`.
+    #[serde(default)]
+    pub minutes: Option<u32>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -38,6 +41,24 @@ pub struct StepMeta {
     pub services: Vec<String>,
     /// Progressive hints, gentlest first.
     pub hints: Vec<String>,
+    /// Debrief questions about this step, for `grade` and `interview`: asked
+    /// when the step is weak, and (the first one) to go deeper when it is strong.
+    #[serde(default)]
+    pub follow_ups: Vec<String>,
+    /// What each rating of this step looks like, for the reviewer reading the
+    /// code; the rating itself is the grader's (see `grade::Rating`).
+    #[serde(default)]
+    pub rubric: Option<Rubric>,
+}
+
+/// A step's anchored rubric, one description per rating.
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rubric {
+    pub strong: String,
+    pub leaning_strong: String,
+    pub needs_improvement: String,
+    pub poor: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]

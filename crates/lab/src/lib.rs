@@ -10,7 +10,8 @@
 //!   answers to a scratch copy of the workspace; [`record`] keeps what a
 //!   successful verify proved, so `verify --changed` re-runs only what changed.
 //! * [`takehome`] writes one exercise as a standalone bundle for a candidate;
-//!   [`grade`] grades what comes back.
+//!   [`grade`] grades what comes back; [`interview`] keeps the transcript of
+//!   a timed mock interview.
 //! * [`cli`] is the command line.
 
 pub mod cargo;
@@ -18,6 +19,7 @@ pub mod cli;
 pub mod exercise;
 pub mod git;
 pub mod grade;
+pub mod interview;
 pub mod libtest;
 pub mod mutant;
 pub mod record;

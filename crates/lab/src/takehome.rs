@@ -203,8 +203,8 @@ fn write_manifest(workspace: &Workspace, exercise: &Exercise, out: &Path) -> any
     Ok(())
 }
 
-/// Only the chosen steps, one hint each (unless `hints`), no follow-ups: those
-/// are the interviewer's, for the debrief.
+/// Only the chosen steps, one hint each (unless `hints`), no follow-ups and no
+/// rubric: those are the interviewer's, for grading and the debrief.
 fn trim_exercise_toml(
     exercise: &Exercise,
     out: &Path,
@@ -217,11 +217,12 @@ fn trim_exercise_toml(
     meta.remove("follow_ups");
     if let Some(all) = meta.get_mut("steps").and_then(|s| s.as_array_mut()) {
         all.truncate(*steps.end() as usize);
-        if !hints {
-            for step in all.iter_mut() {
-                if let Some(list) = step.get_mut("hints").and_then(|h| h.as_array_mut()) {
-                    list.truncate(1);
-                }
+        for step in all.iter_mut().filter_map(|s| s.as_table_mut()) {
+            // The rubric and the step's debrief questions are the grader's.
+            step.remove("rubric");
+            step.remove("follow_ups");
+            if !hints && let Some(list) = step.get_mut("hints").and_then(|h| h.as_array_mut()) {
+                list.truncate(1);
             }
         }
     }

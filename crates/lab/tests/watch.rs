@@ -4,47 +4,12 @@
 #[path = "../../../tests/support/fixture.rs"]
 mod fixture;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, mpsc};
-use std::time::{Duration, Instant};
+use std::sync::mpsc;
+use std::time::Duration;
 
-use fixture::TinyLab;
+use fixture::{Shared, TinyLab};
 use lab::cli::watch::{Event, run_loop, watch_files};
 use lab::workspace::Workspace;
-
-/// Output shared between the watch loop's thread and the test.
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("not poisoned").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Shared {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("not poisoned")).into_owned()
-    }
-
-    /// Wait until the output contains `needle` (bounded); the time it took.
-    fn wait_for(&self, needle: &str, limit: Duration) -> Duration {
-        let started = Instant::now();
-        while !self.text().contains(needle) {
-            assert!(
-                started.elapsed() < limit,
-                "no {needle:?} within {limit:?}; output so far:\n{}",
-                self.text()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        started.elapsed()
-    }
-}
 
 const TWO_STEP_TOML: &str = "title = \"Adding\"\nround = \"Warm-up\"\n\n[[steps]]\ntitle = \"Addition\"\nhints = [\"Use +.\"]\n\n[[steps]]\ntitle = \"Subtraction\"\nhints = [\"Use -.\", \"Really, a - b.\"]\n";
 const TWO_STEP_SKELETON: &str = "pub fn add(a: u32, b: u32) -> u32 {\n    // TODO(step 1)\n    todo!(\"step 1\")\n}\n\npub fn sub(a: u32, b: u32) -> u32 {\n    // TODO(step 2)\n    todo!(\"step 2\")\n}\n";

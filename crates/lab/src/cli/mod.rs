@@ -6,6 +6,7 @@ mod check;
 mod dashboard;
 mod grade;
 mod hint;
+pub mod interview;
 mod list;
 mod reset;
 mod services;
@@ -76,6 +77,17 @@ pub enum Command {
     /// Re-run the current step's tests whenever you save a file under the
     /// exercise's src/; move on when the step passes. Keys: h, r, q (then Enter).
     Watch { name: String },
+    /// A timed mock interview: the question and the round's time box, the
+    /// watch loop with a transcript, the debrief questions, then the grade.
+    Interview {
+        name: String,
+        /// The time box (default: the round's, from exercise.toml).
+        #[arg(long)]
+        minutes: Option<f64>,
+        /// Skip grading the attempt at the end.
+        #[arg(long)]
+        no_grade: bool,
+    },
     /// Show the next hint for a step (the first unfinished one by default).
     Hint { name: String, step: Option<u32> },
     /// Interviewers: write one exercise as a standalone workspace to hand a
@@ -111,6 +123,12 @@ pub enum Command {
         /// Accept a manifest that changes dependencies, and use it.
         #[arg(long)]
         allow_deps: bool,
+        /// Skip the benches (they build in release mode: minutes, the first time).
+        #[arg(long)]
+        no_bench: bool,
+        /// Skip counting clippy's warnings.
+        #[arg(long)]
+        no_clippy: bool,
     },
     /// Start, stop or inspect the services the tests use (Postgres, Redis, Kafka).
     Services {
@@ -176,6 +194,11 @@ pub fn run(
         Some(Command::Reset { name, step, yes }) => reset::reset(&workspace, &name, step, yes, out),
         Some(Command::Hint { name, step }) => hint::hint(&workspace, &name, step, out),
         Some(Command::Watch { name }) => watch::watch(&workspace, &name, out),
+        Some(Command::Interview {
+            name,
+            minutes,
+            no_grade,
+        }) => interview::interview(&workspace, &name, minutes, no_grade, out),
         Some(Command::Takehome {
             name,
             out: dir,
@@ -199,6 +222,8 @@ pub fn run(
             out: report,
             timeout,
             allow_deps,
+            no_bench,
+            no_clippy,
         }) => grade::grade(
             &workspace,
             &submission,
@@ -207,6 +232,8 @@ pub fn run(
             &crate::grade::Options {
                 timeout: Duration::from_secs(timeout),
                 allow_deps,
+                bench: !no_bench,
+                clippy: !no_clippy,
             },
             out,
         ),

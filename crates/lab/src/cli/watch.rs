@@ -17,6 +17,7 @@ use std::process::ExitCode;
 use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Duration, Instant};
 
+use crate::interview::Transcript;
 use crate::state::{State, StepProgress};
 use crate::workspace::Workspace;
 
@@ -31,6 +32,17 @@ pub enum Event {
     Rerun,
     /// `q`, or the end of input.
     Quit,
+    /// The interview's time box is over.
+    TimeUp,
+    /// Any other line typed (an interview's answers are read this way).
+    Line(String),
+}
+
+/// Why a watch session ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    Quit,
+    TimeUp,
 }
 
 /// Writes that land within this of each other are one change.
@@ -64,11 +76,16 @@ pub fn watch_files(
 pub fn read_keys(input: impl BufRead + Send + 'static, events: Sender<Event>) {
     std::thread::spawn(move || {
         for line in input.lines() {
+            let line_text = line
+                .as_deref()
+                .map(str::trim)
+                .unwrap_or_default()
+                .to_string();
             let event = match line.map(|l| l.trim().to_lowercase()) {
                 Ok(l) if l.is_empty() || l == "r" => Event::Rerun,
                 Ok(l) if l == "h" => Event::Hint,
                 Ok(l) if l == "q" => Event::Quit,
-                Ok(_) => continue,
+                Ok(_) => Event::Line(line_text.clone()),
                 Err(_) => Event::Quit,
             };
             if events.send(event).is_err() {
@@ -110,6 +127,20 @@ pub fn run_loop(
     events: Receiver<Event>,
     out: &mut dyn Write,
 ) -> anyhow::Result<ExitCode> {
+    run_session(workspace, name, &events, out, None)?;
+    writeln!(out, "Stopped watching {name}.")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The watch loop, with an interview's transcript when there is one: every
+/// run, hint and finished step is written to it, and the time left is shown.
+pub fn run_session(
+    workspace: &Workspace,
+    name: &str,
+    events: &Receiver<Event>,
+    out: &mut dyn Write,
+    mut transcript: Option<&mut Transcript>,
+) -> anyhow::Result<Ended> {
     let exercise = workspace.exercise(name)?;
     let steps = exercise.step_count();
     let mut step = State::load(&workspace.state_path())?
@@ -132,7 +163,12 @@ pub fn run_loop(
             let progress = State::load(&workspace.state_path())?;
             let record = progress.exercises.get(name).cloned().unwrap_or_default();
             writeln!(out, "progress: {}", bar(&record.steps, steps))?;
-            if record.steps.get(&step).is_some_and(StepProgress::done) {
+            let now = record.steps.get(&step).copied().unwrap_or_default();
+            if let Some(t) = transcript.as_deref_mut() {
+                t.ran(step, now);
+                writeln!(out, "time left: {}", t.left())?;
+            }
+            if now.done() {
                 match record.next_step(steps) {
                     Some(next) => {
                         writeln!(
@@ -159,7 +195,7 @@ pub fn run_loop(
         };
         match next {
             Ok(Event::Changed) => {
-                pending = settle(&events);
+                pending = settle(events);
                 if pending == Some(Event::Quit) {
                     break;
                 }
@@ -169,13 +205,20 @@ pub fn run_loop(
             Ok(Event::Rerun) => run_now = true,
             Ok(Event::Hint) => {
                 super::hint::hint(workspace, name, Some(step), out)?;
+                if let Some(t) = transcript.as_deref_mut() {
+                    t.hint(step);
+                }
+            }
+            Ok(Event::Line(_)) => {}
+            Ok(Event::TimeUp) => {
+                writeln!(out, "\nTime is up.")?;
+                return Ok(Ended::TimeUp);
             }
             Ok(Event::Quit) | Err(_) => break,
         }
         out.flush()?;
     }
-    writeln!(out, "Stopped watching {name}.")?;
-    Ok(ExitCode::SUCCESS)
+    Ok(Ended::Quit)
 }
 
 /// Swallow the rest of a burst of changes: return once none has come for
@@ -212,16 +255,23 @@ fn bar(progress: &std::collections::BTreeMap<u32, StepProgress>, steps: u32) -> 
 mod tests {
     use super::*;
 
-    /// Keys are read a line at a time: h, r or a bare Enter, q; other lines are
-    /// ignored, and the end of input quits (the Enter-only fallback relies on it).
+    /// Keys are read a line at a time: h, r or a bare Enter, q; other lines
+    /// are passed on as typed (watch ignores them, an interview reads answers),
+    /// and the end of input quits (the Enter-only fallback relies on it).
     #[test]
     fn lines_of_input_become_events_and_the_end_of_input_quits() {
         let (tx, rx) = std::sync::mpsc::channel();
-        read_keys(std::io::Cursor::new("h\n\nR\nnonsense\n"), tx);
+        read_keys(std::io::Cursor::new("h\n\nR\n  an answer \n"), tx);
         let events: Vec<Event> = rx.iter().collect();
         assert_eq!(
             events,
-            vec![Event::Hint, Event::Rerun, Event::Rerun, Event::Quit]
+            vec![
+                Event::Hint,
+                Event::Rerun,
+                Event::Rerun,
+                Event::Line("an answer".into()),
+                Event::Quit
+            ]
         );
     }
 }

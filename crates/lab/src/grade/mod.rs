@@ -5,10 +5,14 @@
 //! their tests, manifests or provided files), in a scratch copy of the lab of
 //! its own (a [`Scratch`] beside verify's), with a wall-clock bound on each test binary, so a hung or crashing
 //! submission never hangs the grader. One phase per function below:
-//! [`locate`], [`refusal`], [`prepare`], [`run_suites`], [`score`],
-//! [`diagnose`], [`signals`].
+//! [`locate`], [`refusal`], [`prepare`], [`run_suites`], then
+//! [`score::score`], [`score::diagnose`], [`score::follow_ups`], the code
+//! [`signals`] and the [`bench`] comparison.
 
+pub mod bench;
 pub mod report;
+pub mod score;
+mod signals;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,7 +22,7 @@ use anyhow::{Context, bail};
 use serde::Serialize;
 
 use crate::cargo::{self, TestCommand};
-use crate::exercise::{Exercise, is_hidden_test, step_of};
+use crate::exercise::{Exercise, Rubric};
 use crate::libtest::Outcome;
 use crate::mutant::Scratch;
 use crate::record::Record;
@@ -30,6 +34,10 @@ pub struct Options {
     pub timeout: Duration,
     /// Accept a submission whose manifest changes dependencies (and use it).
     pub allow_deps: bool,
+    /// Run the exercise's benches on the submission and the reference.
+    pub bench: bool,
+    /// Count clippy's warnings in the candidate's files.
+    pub clippy: bool,
 }
 
 impl Default for Options {
@@ -37,6 +45,8 @@ impl Default for Options {
         Options {
             timeout: Duration::from_secs(15 * 60),
             allow_deps: false,
+            bench: true,
+            clippy: true,
         }
     }
 }
@@ -74,6 +84,16 @@ impl Rating {
             Rating::Poor => "fewer than half of the step's tests pass",
         }
     }
+
+    /// This rating's description in a step's rubric.
+    pub fn of(self, rubric: &Rubric) -> &str {
+        match self {
+            Rating::Strong => &rubric.strong,
+            Rating::LeaningStrong => &rubric.leaning_strong,
+            Rating::NeedsImprovement => &rubric.needs_improvement,
+            Rating::Poor => &rubric.poor,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -89,6 +109,10 @@ pub struct StepGrade {
     pub visible: Count,
     pub hidden: Count,
     pub rating: Rating,
+    /// The step's rubric at this rating (`exercise.toml`), for the reviewer.
+    pub looks_like: Option<String>,
+    /// The rubric's "strong", when the step is not.
+    pub strong_looks_like: Option<String>,
     pub failed: Vec<String>,
 }
 
@@ -97,10 +121,23 @@ pub struct StepGrade {
 pub struct Diagnosis {
     pub mutant: String,
     pub mistake: String,
-    /// The tests that catch this mistake (its `killed-by`), all failing here.
+    /// The tests that catch this mistake (its `killed-by`, or with a
+    /// `--thorough` record every test it fails), all failing here.
     pub tests: Vec<String>,
+    /// Those tests over every test failing here: 1.0 is the same failures.
+    pub closeness: f64,
+    /// Other known mistakes with exactly the same recorded failures: the tests
+    /// cannot tell them apart from this one.
+    pub alike: Vec<String>,
     pub step: u32,
     pub readme: String,
+}
+
+/// A question for the debrief, and why the grade asks it.
+#[derive(Clone, Debug, Serialize)]
+pub struct FollowUp {
+    pub question: String,
+    pub why: String,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -116,6 +153,8 @@ pub struct Signals {
     pub unsafe_lines: usize,
     /// `.unwrap()` calls outside `#[cfg(test)]` modules.
     pub unwraps: usize,
+    /// Clippy's warnings in the candidate's files, by lint (`None`: not run).
+    pub clippy: Option<BTreeMap<String, usize>>,
     pub changes: Vec<FileChange>,
 }
 
@@ -141,7 +180,9 @@ pub struct Grade {
     pub steps: Vec<StepGrade>,
     pub diagnosis: Vec<Diagnosis>,
     pub signals: Signals,
-    pub follow_ups: Vec<String>,
+    /// The benches, the submission's and the reference's in the same run.
+    pub bench: Option<bench::Comparison>,
+    pub follow_ups: Vec<FollowUp>,
 }
 
 /// Grade `submission` (a directory) as an answer to `exercise`.
@@ -161,8 +202,9 @@ pub fn grade(
         ran: Vec::new(),
         steps: Vec::new(),
         diagnosis: Vec::new(),
-        signals: signals(exercise, &src),
-        follow_ups: exercise.meta.follow_ups.clone(),
+        signals: signals::read(exercise, &src),
+        bench: None,
+        follow_ups: Vec::new(),
     };
     if let Some(why) = refusal(exercise, &src, options) {
         grade.refused = Some(why);
@@ -174,14 +216,26 @@ pub fn grade(
     prepare(workspace, exercise, &src, &scratch, options)?;
     let outcomes = run_suites(&scratch.workspace(), exercise, options, &mut grade)?;
     let record = Record::load(&exercise.record_path()).ok();
-    grade.steps = score(exercise, record.as_ref(), &outcomes);
-    grade.diagnosis = diagnose(
+    grade.steps = score::score(exercise, record.as_ref(), &outcomes);
+    grade.diagnosis = score::diagnose(
         workspace,
         exercise,
         record.as_ref(),
         &outcomes,
         &grade.steps,
     );
+    grade.follow_ups = score::follow_ups(exercise, &grade.steps, &grade.diagnosis);
+    if grade.built && options.clippy {
+        let copy = scratch.workspace();
+        let (counts, ran) = signals::clippy(&copy, exercise, &src, options);
+        grade.signals.clippy = counts;
+        grade.ran.push(ran);
+    }
+    if grade.built && options.bench && bench::available(exercise) {
+        let (comparison, ran) = bench::compare(&scratch.workspace(), exercise, options);
+        grade.bench = comparison;
+        grade.ran.extend(ran);
+    }
     Ok(grade)
 }
 
@@ -244,7 +298,7 @@ fn refusal(exercise: &Exercise, crate_dir: &Path, options: &Options) -> Option<S
 }
 
 /// Files of `src/` the candidate may change: not the provided ones.
-fn editable(exercise: &Exercise, crate_dir: &Path) -> Vec<PathBuf> {
+pub(super) fn editable(exercise: &Exercise, crate_dir: &Path) -> Vec<PathBuf> {
     let provided = exercise.provided_files();
     let mut files = Vec::new();
     collect(&crate_dir.join("src"), &mut files);
@@ -357,148 +411,4 @@ fn describe(command: &TestCommand) -> String {
         "cargo {} (in a scratch copy; LAB_KEEP_FAILED=0)",
         command.args().join(" ")
     )
-}
-
-/// Per step, visible and hidden apart. The tests expected are the record's
-/// (everything the reference ran); a test that never reported — its binary
-/// hung or crashed — counts as failed.
-fn score(
-    exercise: &Exercise,
-    record: Option<&Record>,
-    outcomes: &BTreeMap<String, Outcome>,
-) -> Vec<StepGrade> {
-    let expected: Vec<String> = match record {
-        Some(r) => r.tests.clone(),
-        None => outcomes.keys().cloned().collect(),
-    };
-    (1..=exercise.step_count())
-        .map(|n| {
-            let mut visible = Count::default();
-            let mut hidden = Count::default();
-            let mut failed = Vec::new();
-            for test in expected.iter().filter(|t| step_of(t) == Some(n)) {
-                let count = if is_hidden_test(test) {
-                    &mut hidden
-                } else {
-                    &mut visible
-                };
-                count.total += 1;
-                if outcomes.get(test) == Some(&Outcome::Passed) {
-                    count.passed += 1;
-                } else {
-                    failed.push(test.clone());
-                }
-            }
-            let passed = visible.passed + hidden.passed;
-            let total = visible.total + hidden.total;
-            let rating = if passed == total && total > 0 {
-                Rating::Strong
-            } else if visible.passed == visible.total && visible.total > 0 {
-                Rating::LeaningStrong
-            } else if total > 0 && passed * 2 >= total {
-                Rating::NeedsImprovement
-            } else {
-                Rating::Poor
-            };
-            StepGrade {
-                step: n,
-                title: exercise
-                    .step(n)
-                    .map(|s| s.title.clone())
-                    .unwrap_or_default(),
-                visible,
-                hidden,
-                rating,
-                failed,
-            }
-        })
-        .collect()
-}
-
-/// Known mistakes whose telling tests (as recorded by verify) all fail here, in
-/// steps where something passes (on a step where nothing works there is no
-/// mistake to name, only work not done). Closest first: by how much of the
-/// submission's failures the mistake's recorded failures cover, over both
-/// (Jaccard). A `--thorough` record holds each mutant's whole failing set, so
-/// the closest is usually the mistake itself; a default record holds only the
-/// tests each header names, and the ranking then favours the mistakes that
-/// fail the most of them.
-fn diagnose(
-    workspace: &Workspace,
-    exercise: &Exercise,
-    record: Option<&Record>,
-    outcomes: &BTreeMap<String, Outcome>,
-    steps: &[StepGrade],
-) -> Vec<Diagnosis> {
-    let Some(record) = record else {
-        return Vec::new();
-    };
-    let failing = |t: &String| outcomes.get(t) != Some(&Outcome::Passed);
-    let failed: std::collections::BTreeSet<&String> =
-        record.tests.iter().filter(|t| failing(t)).collect();
-    let mut found: Vec<(f64, Diagnosis)> = record
-        .mutants
-        .iter()
-        .filter(|m| !m.killed_by.is_empty() && m.killed_by.iter().all(failing))
-        .filter_map(|m| {
-            let step = m.killed_by.iter().filter_map(|t| step_of(t)).min()?;
-            let grade = steps.iter().find(|s| s.step == step)?;
-            if grade.visible.passed + grade.hidden.passed == 0 {
-                return None;
-            }
-            let signature: std::collections::BTreeSet<&String> = m.killed_by.iter().collect();
-            let union = failed.union(&signature).count().max(1);
-            let closeness = signature.intersection(&failed).count() as f64 / union as f64;
-            Some((
-                closeness,
-                Diagnosis {
-                    mutant: m.name.clone(),
-                    mistake: m.mistake.clone(),
-                    tests: m.killed_by.clone(),
-                    step,
-                    readme: exercise.step_link(workspace, step),
-                },
-            ))
-        })
-        .collect();
-    found.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.mutant.cmp(&b.1.mutant)));
-    found.into_iter().map(|(_, d)| d).collect()
-}
-
-/// What reading the code would show first: `unsafe`, `unwrap()` outside test
-/// modules, and how much of each skeleton file changed.
-fn signals(exercise: &Exercise, crate_dir: &Path) -> Signals {
-    let mut signals = Signals::default();
-    for file in editable(exercise, crate_dir) {
-        let Ok(theirs) = std::fs::read_to_string(crate_dir.join(&file)) else {
-            continue;
-        };
-        let code = theirs.split("#[cfg(test)]").next().unwrap_or(&theirs);
-        for line in code.lines().map(str::trim) {
-            if line.starts_with("//") {
-                continue;
-            }
-            signals.unsafe_lines += usize::from(line.contains("unsafe "));
-            signals.unwraps += line.matches(".unwrap()").count();
-        }
-        let ours = std::fs::read_to_string(exercise.dir.join(&file)).unwrap_or_default();
-        let patch = diffy::create_patch(&ours, &theirs).to_string();
-        let added = patch
-            .lines()
-            .filter(|l| l.starts_with('+') && !l.starts_with("+++"))
-            .count();
-        let removed = patch
-            .lines()
-            .filter(|l| l.starts_with('-') && !l.starts_with("---"))
-            .count();
-        if added + removed > 0 {
-            signals.changes.push(FileChange {
-                file: file.display().to_string(),
-                added,
-                removed,
-            });
-        }
-    }
-    signals.changes.sort_by(|a, b| a.file.cmp(&b.file));
-    signals
 }

@@ -50,27 +50,56 @@ pub fn markdown(grade: &Grade) -> String {
         text.push_str("No known mistake matches the failures.\n");
     }
     for d in &grade.diagnosis {
+        let alike = if d.alike.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " The tests cannot tell it from {}.",
+                d.alike
+                    .iter()
+                    .map(|m| format!("`{m}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
         text.push_str(&format!(
-            "- **behaves like `{}`** (step {}): {} — fails the {} test(s) that catch it: {}. See {}.\n",
+            "- **behaves like `{}`** (step {}): {} — fails the {} test(s) that catch it \
+             ({:.0}% of the failures here): {}. See {}.{alike}\n",
             d.mutant,
             d.step,
             d.mistake,
             d.tests.len(),
+            d.closeness * 100.0,
             d.tests.join(", "),
             d.readme
         ));
     }
+    text.push_str(&rubric(grade));
     text.push_str(&format!(
         "\n## Code signals\n\n- lines with `unsafe`: {}\n- `.unwrap()` outside test modules: {}\n",
         grade.signals.unsafe_lines, grade.signals.unwraps
     ));
+    match &grade.signals.clippy {
+        Some(lints) if lints.is_empty() => text.push_str("- clippy warnings: 0\n"),
+        Some(lints) => text.push_str(&format!(
+            "- clippy warnings: {} ({})\n",
+            lints.values().sum::<usize>(),
+            lints
+                .iter()
+                .map(|(lint, n)| format!("`{lint}` ×{n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        None => text.push_str("- clippy warnings: not counted (see What ran)\n"),
+    }
     for c in &grade.signals.changes {
         text.push_str(&format!("- {}: +{} −{}\n", c.file, c.added, c.removed));
     }
+    text.push_str(&bench(grade));
     if !grade.follow_ups.is_empty() {
         text.push_str("\n## For the debrief\n\n");
         for q in &grade.follow_ups {
-            text.push_str(&format!("- {q}\n"));
+            text.push_str(&format!("- {} (asked because {})\n", q.question, q.why));
         }
     }
     text.push_str("\n## What ran\n\n");
@@ -81,6 +110,67 @@ pub fn markdown(grade: &Grade) -> String {
         ));
     }
     text
+}
+
+/// Each step's rubric at its rating, and what strong would have been.
+fn rubric(grade: &Grade) -> String {
+    let mut text = String::new();
+    for s in grade.steps.iter().filter(|s| s.looks_like.is_some()) {
+        if text.is_empty() {
+            text.push_str("\n## Rubric\n\n");
+        }
+        text.push_str(&format!(
+            "- step {} **{}**: {}\n",
+            s.step,
+            s.rating.label(),
+            s.looks_like.as_deref().unwrap_or_default()
+        ));
+        if let Some(strong) = &s.strong_looks_like {
+            text.push_str(&format!("- step {} strong would be: {strong}\n", s.step));
+        }
+    }
+    text
+}
+
+/// The benches side by side, or why there are none.
+fn bench(grade: &Grade) -> String {
+    let Some(comparison) = &grade.bench else {
+        return String::new();
+    };
+    let mut text = String::from(
+        "\n## Benches (same run, same machine: read the ratio)\n\n\
+         | benchmark | reference | submission | ratio |\n|---|---|---|---|\n",
+    );
+    let show = |ns: Option<f64>| ns.map_or("—".to_string(), human);
+    for row in &comparison.rows {
+        text.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            row.id,
+            show(row.reference_ns),
+            show(row.submission_ns),
+            row.ratio.map_or("—".to_string(), |r| format!("{r:.2}×"))
+        ));
+    }
+    if let Some(mean) = comparison.mean_ratio {
+        text.push_str(&format!(
+            "\nGeometric mean of the ratios: **{mean:.2}×** (above 1: the submission is slower). \
+             A peer library benched in both runs shows the run's noise.\n"
+        ));
+    }
+    text
+}
+
+/// A duration in the unit criterion would use.
+fn human(ns: f64) -> String {
+    if ns >= 1e9 {
+        format!("{:.2} s", ns / 1e9)
+    } else if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{ns:.1} ns")
+    }
 }
 
 fn escape(text: &str) -> String {
