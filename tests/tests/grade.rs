@@ -190,3 +190,12 @@ fn a_submission_that_hangs_is_graded_within_its_bound() {
     assert!(out.contains("stopped after 20s: a test hung"), "{out}");
     assert!(out.contains("**poor**"), "{out}");
 }
+
+/// A submission that is not there is a failure of grading, not a grade: exit 1.
+#[test]
+fn grading_that_cannot_start_exits_1_with_the_reason() {
+    let lab = verified_lab("grade-missing");
+    let (code, out) = lab.run(&["grade", "/nonexistent/sub", "--exercise", "adder"]);
+    assert_eq!(code, ExitCode::from(1), "{out}");
+    assert!(out.contains("Grading failed:"), "{out}");
+}

@@ -10,7 +10,26 @@ use anyhow::{Context, bail};
 use crate::grade::{self, Options, report};
 use crate::workspace::Workspace;
 
+/// Exit 0 whatever the grade (the grade is in the report); 1 when grading
+/// itself failed, with the reason, so a script can tell the two apart.
 pub(super) fn grade(
+    workspace: &Workspace,
+    submission: &str,
+    name: &str,
+    report_path: Option<&Path>,
+    options: &Options,
+    out: &mut dyn Write,
+) -> anyhow::Result<ExitCode> {
+    match run(workspace, submission, name, report_path, options, out) {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            writeln!(out, "Grading failed: {e:#}")?;
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn run(
     workspace: &Workspace,
     submission: &str,
     name: &str,

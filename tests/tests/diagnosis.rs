@@ -1,0 +1,73 @@
+//! Grade's diagnosis, checked against every curated mutant of the exercises
+//! whose verify record is `--thorough` (each mutant's whole failing set, as a
+//! real run of it recorded): a submission failing exactly what a mutant fails
+//! is diagnosed as that mutant, first, and alone. A pure function of the
+//! committed records — it runs nothing, so it holds every mutant in seconds;
+//! that the records match real runs is what `verify --thorough` proved.
+
+use std::collections::BTreeMap;
+
+use lab::grade::score::{diagnose, score};
+use lab::libtest::Outcome;
+use lab::record::Record;
+use lab::workspace::Workspace;
+
+fn workspace() -> Workspace {
+    Workspace::at(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).expect("the lab")
+}
+
+fn check(name: &str) {
+    let workspace = workspace();
+    let exercise = workspace.exercise(name).expect("the exercise");
+    let record = Record::load(&exercise.record_path()).expect("a verify record");
+    assert!(
+        record.thorough,
+        "{name}'s record is not --thorough: run `cargo lab verify {name} --thorough` \
+         (the diagnosis ranks by each mutant's whole failing set)"
+    );
+    let mut wrong = Vec::new();
+    for mutant in &record.mutants {
+        let outcomes: BTreeMap<String, Outcome> = record
+            .tests
+            .iter()
+            .map(|t| {
+                let outcome = if mutant.killed_by.contains(t) {
+                    Outcome::Failed
+                } else {
+                    Outcome::Passed
+                };
+                (t.clone(), outcome)
+            })
+            .collect();
+        let steps = score(&exercise, Some(&record), &outcomes);
+        let found = diagnose(&workspace, &exercise, Some(&record), &outcomes, &steps);
+        match found.first() {
+            Some(first) if first.mutant == mutant.name && first.alike.is_empty() => {}
+            Some(first) => wrong.push(format!(
+                "{}: diagnosed as {} (alike: {:?})",
+                mutant.name, first.mutant, first.alike
+            )),
+            None => wrong.push(format!("{}: no diagnosis", mutant.name)),
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{name}: {} of {} mutants are not diagnosed as themselves — two mutants with the \
+         same failing set need a test that tells them apart:\n{}",
+        wrong.len(),
+        record.mutants.len(),
+        wrong.join("\n")
+    );
+}
+
+/// Every rate_limiter mutant is named first, and alone, by its own failures.
+#[test]
+fn every_rate_limiter_mistake_is_diagnosed_as_itself() {
+    check("rate_limiter");
+}
+
+/// Every kafka_at_least_once mutant is named first, and alone, by its own failures.
+#[test]
+fn every_kafka_mistake_is_diagnosed_as_itself() {
+    check("kafka_at_least_once");
+}
