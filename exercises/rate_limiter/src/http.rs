@@ -101,6 +101,7 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         // TODO(step 4): status, `application/problem+json` body (type, title,
         // status, detail), Retry-After and the RateLimit fields where they apply.
+        // The title is fixed per kind of problem; what varies goes in detail.
         // Never send an Internal error's detail to the client: log it.
         todo!("step 4: AppError::into_response — see README step 4")
     }

@@ -2,33 +2,12 @@
 //! from labkit's proxy between the limiter and Redis, as in the visible step 5.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use rate_limiter::{FailurePolicy, Limiter, RedisTokenBucket, rate_limited};
+use rate_limiter::{FailurePolicy, Limiter, rate_limited};
 
-use crate::support::{clock, quota, secs};
-
-/// The decision budget the tests configure.
-const TIMEOUT: Duration = Duration::from_millis(500);
-/// The Redis client's own response timeout: far past the budget, so that the
-/// limiter's timeout is what ends a decision.
-const LIBRARY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A limiter whose Redis connection goes through a fault proxy (as the visible
-/// step 5 builds it).
-async fn behind_a_proxy(
-    redis: &labkit::TestRedis,
-    policy: FailurePolicy,
-) -> anyhow::Result<(labkit::FaultProxy, RedisTokenBucket)> {
-    let proxy = labkit::FaultProxy::for_url(redis.url()).await?;
-    let config = labkit::redis::manager_config().set_response_timeout(Some(LIBRARY_TIMEOUT));
-    let conn = labkit::redis::connect_with(proxy.url(), config).await?;
-    let limiter = RedisTokenBucket::new(conn, redis.prefix(), quota(3, 1, secs(60)), clock())
-        .with_failure_policy(policy, TIMEOUT);
-    Ok((proxy, limiter))
-}
+use crate::support::faults::behind_a_proxy;
 
 /// A fail-open outage is the handler's own answer: no `RateLimit` field, which could only be invented (`r=0;t=0` says the quota is spent and whole at once).
 #[tokio::test]

@@ -245,25 +245,56 @@ async fn step3_a_cost_above_capacity_is_refused_without_a_round_trip() -> anyhow
 
 /// Expiry is refreshed by every decision: a key drained further after it was
 /// created must live until its bucket is full again, not until the first
-/// expiry ran out (that would hand out a fresh bucket early).
+/// expiry ran out (that would hand out a fresh bucket early). Every refill time
+/// here is whole seconds, so this checks the refresh alone; the precision is
+/// `step3_the_expiry_is_set_to_the_millisecond`'s.
 #[tokio::test]
 async fn step3_every_decision_refreshes_the_expiry() -> anyhow::Result<()> {
     let redis = labkit::TestRedis::new().await?;
     let clock = clock();
     let limiter = redis_bucket(&redis, quota(10, 1, secs(1)), clock.clone()).await?;
     let mut conn = redis.connection().await?;
+    // After each decision the bucket is full again in 3 s, 5 s, 7 s, and 6 s
+    // after the last one: whole seconds, so EXPIRE would be exact here too. An
+    // expiry set only on create keeps the first 3 s.
     for _ in 0..3 {
         limiter.try_acquire("k", 3).await?;
-        clock.advance(ms(100));
+        clock.advance(secs(1));
     }
     let d = limiter.try_acquire("k", 0).await?;
     let ttl_ms: i64 = conn.pttl(limiter.redis_key("k")).await?;
     let full_in = d.reset_after.as_millis() as i64;
     assert!(
         ttl_ms <= full_in && ttl_ms >= full_in - TTL_SLACK_MS,
-        "after draining 9 of 10, the key must live until the bucket is full ({full_in} ms, to the \
-         millisecond: PEXPIRE, not EXPIRE in whole seconds); PTTL is {ttl_ms} ms (README step 3: \
-         set the expiry on every write)"
+        "after the last decision the bucket is full again in {full_in} ms, so the key must live \
+         that long; PTTL is {ttl_ms} ms (README step 3: set the expiry on every write, not only \
+         when the key is created)"
+    );
+    Ok(())
+}
+
+/// The expiry is exact to the millisecond: a bucket full again in 1.5 s gives
+/// its key a PTTL of 1.5 s (PEXPIRE), not 1 s (EXPIRE in whole seconds, which
+/// lets the key vanish half a second before the bucket is full and hands out
+/// tokens early).
+#[tokio::test]
+async fn step3_the_expiry_is_set_to_the_millisecond() -> anyhow::Result<()> {
+    let redis = labkit::TestRedis::new().await?;
+    // Two tokens a second: draining all three leaves 1.5 s until full.
+    let limiter = redis_bucket(&redis, quota(3, 2, secs(1)), clock()).await?;
+    let d = limiter.try_acquire("k", 3).await?;
+    assert_eq!(
+        d.reset_after,
+        ms(1500),
+        "3 tokens at 2 per second are whole again in 1.5 s (README step 1/3: reset_after)"
+    );
+    let mut conn = redis.connection().await?;
+    let ttl_ms: i64 = conn.pttl(limiter.redis_key("k")).await?;
+    assert!(
+        ttl_ms <= 1500 && ttl_ms >= 1500 - TTL_SLACK_MS,
+        "the bucket is full again in 1500 ms, so the key must expire then, to the millisecond; \
+         PTTL is {ttl_ms} ms (README step 3: PEXPIRE in milliseconds — EXPIRE rounds to whole \
+         seconds and drops the key early)"
     );
     Ok(())
 }

@@ -6,82 +6,13 @@
 //! anything. Handlers are called with `oneshot` (no socket), plus one test over a
 //! real socket.
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
-use axum::Router;
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::{HeaderValue, Request, StatusCode};
-use axum::response::Response;
-use axum::routing::get;
-use http_body_util::BodyExt;
-use rate_limiter::{Limiter, Quota, TokenBucket, rate_limited};
-use tower::ServiceExt;
+use axum::http::{HeaderValue, StatusCode};
 use tracing::instrument::WithSubscriber;
 
-use crate::support::{clock, quota, secs};
-
-/// The app under test: one route that counts how often it actually ran.
-fn app(quota: Quota) -> (Router, Arc<AtomicU64>) {
-    let handled = Arc::new(AtomicU64::new(0));
-    let counter = handled.clone();
-    let router = Router::new().route(
-        "/hello",
-        get(move || async move {
-            counter.fetch_add(1, Ordering::SeqCst);
-            "hello"
-        }),
-    );
-    let limiter: Arc<dyn Limiter> = Arc::new(TokenBucket::new(quota, clock()));
-    (rate_limited(router, limiter), handled)
-}
-
-/// A GET from `peer`, optionally with an API key (raw bytes, so tests can send invalid ones).
-fn get_from(peer: &str, api_key: Option<&[u8]>) -> Request<Body> {
-    let peer: SocketAddr = peer.parse().expect("test peers are valid socket addresses");
-    let mut request = Request::builder()
-        .uri("/hello")
-        .body(Body::empty())
-        .expect("a valid request");
-    if let Some(key) = api_key {
-        let value =
-            HeaderValue::from_bytes(key).expect("the test's header bytes are a header value");
-        request.headers_mut().insert("x-api-key", value);
-    }
-    // What `into_make_service_with_connect_info` adds on a real connection.
-    request.extensions_mut().insert(ConnectInfo(peer));
-    request
-}
-
-async fn send(app: &Router, request: Request<Body>) -> Response {
-    app.clone()
-        .oneshot(request)
-        .await
-        .expect("the router's error type is Infallible")
-}
-
-fn header<'r>(response: &'r Response, name: &str) -> Option<&'r str> {
-    response.headers().get(name).and_then(|v| v.to_str().ok())
-}
-
-/// Parse a one-member structured field like `"default";r=4;t=12` into the
-/// policy name and its integer parameters.
-fn structured(value: &str) -> (String, HashMap<String, u64>) {
-    let mut parts = value.split(';').map(str::trim);
-    let name = parts
-        .next()
-        .unwrap_or_default()
-        .trim_matches('"')
-        .to_string();
-    let params = parts
-        .filter_map(|p| p.split_once('='))
-        .filter_map(|(k, v)| Some((k.trim().to_string(), v.trim().parse().ok()?)))
-        .collect();
-    (name, params)
-}
+use crate::support::http::{app, body_bytes, get_from, header, request, send, structured};
+use crate::support::{quota, secs};
 
 /// An allowed response is the handler's, plus the policy (quota and window) and
 /// what is left of it, in the draft's syntax.
@@ -120,12 +51,7 @@ async fn step4_an_allowed_response_carries_the_policy_and_the_remaining_quota() 
         Some(&12),
         "RateLimit {current}: full again in 12 s"
     );
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
+    let body = body_bytes(response).await;
     assert_eq!(&body[..], b"hello");
     assert_eq!(handled.load(Ordering::SeqCst), 1);
 }
@@ -158,12 +84,7 @@ async fn step4_an_exhausted_client_gets_429_with_retry_after() {
         header(&refused, "content-type"),
         Some("application/problem+json")
     );
-    let body = refused
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
+    let body = body_bytes(refused).await;
     let problem: serde_json::Value = serde_json::from_slice(&body).expect("the 429 body is JSON");
     assert_eq!(
         problem["status"], 429,
@@ -405,21 +326,20 @@ async fn step4_a_429_says_when_the_whole_quota_is_back() {
 }
 
 /// A router served without client addresses, asked by a client with no key:
-/// 500, logged, and the body tells the client nothing internal. Charging such
+/// 500 problem+json, the detail logged, the handler never run. Charging such
 /// requests to one shared bucket would let one client exhaust everyone.
 #[tokio::test]
-async fn step4_without_client_addresses_a_keyless_request_is_500_and_reveals_nothing() {
+async fn step4_without_client_addresses_a_keyless_request_is_500_and_logged() {
     let (app, handled) = app(quota(5, 1, secs(60)));
-    let request = Request::builder()
-        .uri("/hello")
-        .body(Body::empty())
-        .expect("a valid request");
     let (dispatch, logs) = labkit::capture_logs();
-    let response = send(&app, request).with_subscriber(dispatch).await;
+    let response = send(&app, request(None, None))
+        .with_subscriber(dispatch)
+        .await;
     assert_eq!(
         response.status(),
         StatusCode::INTERNAL_SERVER_ERROR,
-        "README bad input: no ConnectInfo and no key is a 500"
+        "README bad input: no ConnectInfo and no key is a 500, not a request charged to some \
+         shared bucket"
     );
     assert!(
         logs.contains("ERROR", "") || logs.contains("WARN", ""),
@@ -430,12 +350,22 @@ async fn step4_without_client_addresses_a_keyless_request_is_500_and_reveals_not
         header(&response, "content-type"),
         Some("application/problem+json")
     );
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
+    assert_eq!(
+        handled.load(Ordering::SeqCst),
+        0,
+        "a request nobody can be charged for never reaches the handler"
+    );
+}
+
+/// The 500 of a wiring mistake tells the client nothing about the wiring:
+/// neither its `title` nor its `detail` (nor anything else in the body) names
+/// `ConnectInfo`, `into_make_service…` or `SocketAddr`. That detail is for the
+/// operator's log.
+#[tokio::test]
+async fn step4_a_500_body_reveals_nothing_internal() {
+    let (app, _) = app(quota(5, 1, secs(60)));
+    let response = send(&app, request(None, None)).await;
+    let body = body_bytes(response).await;
     let text = String::from_utf8_lossy(&body);
     for internal in [
         "ConnectInfo",
@@ -445,10 +375,50 @@ async fn step4_without_client_addresses_a_keyless_request_is_500_and_reveals_not
     ] {
         assert!(
             !text.contains(internal),
-            "a 500 never tells the client its internal detail (README: logged, not sent): {text}"
+            "the body names {internal:?}: a 500 never tells the client its internal detail, \
+             in its title, its detail or anywhere else (README bad input: logged, not sent): \
+             {text}"
         );
     }
-    assert_eq!(handled.load(Ordering::SeqCst), 0);
+}
+
+/// A problem's `type` and `title` are fixed for its kind (RFC 9457: the title
+/// does not change from occurrence to occurrence); what was wrong this time
+/// goes in `detail`. Every malformed key, whatever is wrong with it, is the
+/// same problem with the same title.
+#[tokio::test]
+async fn step4_a_problem_title_is_the_same_for_every_occurrence_of_its_kind() {
+    let (app, _) = app(quota(5, 1, secs(60)));
+    let too_long = vec![b'a'; 65];
+    let mut problems = Vec::new();
+    let malformed: [&[u8]; 3] = [b"", &too_long, b"has space"];
+    for key in malformed {
+        let response = send(&app, get_from("10.0.0.2:1", Some(key))).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::BAD_REQUEST,
+            "x-api-key {:?} is malformed (README step 4)",
+            String::from_utf8_lossy(key)
+        );
+        let body = body_bytes(response).await;
+        let problem: serde_json::Value =
+            serde_json::from_slice(&body).expect("the 400 body is problem+json");
+        problems.push((String::from_utf8_lossy(key).into_owned(), problem));
+    }
+    let (_, first) = &problems[0];
+    assert!(
+        first["title"].as_str().is_some_and(|t| !t.is_empty()),
+        "a problem has a title: {first}"
+    );
+    for (key, problem) in &problems[1..] {
+        assert_eq!(
+            (&problem["type"], &problem["title"]),
+            (&first["type"], &first["title"]),
+            "x-api-key {key:?} and an empty one are the same kind of problem, so the same type \
+             and title; what differs belongs in detail (README step 4: the title is fixed for \
+             its kind): {problem} vs {first}"
+        );
+    }
 }
 
 /// Over a real socket the client address comes from the connection, and the

@@ -14,30 +14,11 @@ use axum::routing::get;
 use rate_limiter::{Decision, FailurePolicy, Limiter, RedisTokenBucket, rate_limited};
 use tracing::instrument::WithSubscriber;
 
-use crate::support::{clock, ms, quota, secs};
+use crate::support::faults::{TIMEOUT, behind_a_proxy};
+use crate::support::{ms, secs};
 
-/// The decision budget the tests configure; each test allows ten times that
-/// before calling a decision hung.
-const TIMEOUT: Duration = Duration::from_millis(500);
+/// Each test allows ten times the decision budget before calling a decision hung.
 const HUNG: Duration = Duration::from_secs(5);
-/// The Redis client's own response timeout in these tests: well past HUNG.
-const LIBRARY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A limiter whose Redis connection goes through a fault proxy.
-async fn behind_a_proxy(
-    redis: &labkit::TestRedis,
-    policy: FailurePolicy,
-) -> anyhow::Result<(labkit::FaultProxy, RedisTokenBucket)> {
-    let proxy = labkit::FaultProxy::for_url(redis.url()).await?;
-    // The client library's own timeout is set far beyond HUNG on purpose: the
-    // limiter's timeout must be what ends a decision. (With the library's at or
-    // under HUNG, a limiter with no timeout would be rescued by it and pass.)
-    let config = labkit::redis::manager_config().set_response_timeout(Some(LIBRARY_TIMEOUT));
-    let conn = labkit::redis::connect_with(proxy.url(), config).await?;
-    let limiter = RedisTokenBucket::new(conn, redis.prefix(), quota(3, 1, secs(60)), clock())
-        .with_failure_policy(policy, TIMEOUT);
-    Ok((proxy, limiter))
-}
 
 /// One decision, bounded by the test, with the logs it emitted.
 async fn decide_logged(
