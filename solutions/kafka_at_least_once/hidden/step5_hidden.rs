@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use labkit::FaultProxy;
 
 use crate::support::{Lab, SETTLE, events, expected_totals};
 
@@ -16,12 +15,7 @@ use crate::support::{Lab, SETTLE, events, expected_totals};
 async fn step5_an_attempt_on_a_connection_gone_silent_is_abandoned_after_io_timeout()
 -> anyhow::Result<()> {
     let lab = Lab::new(1).await?;
-    let proxy = FaultProxy::for_url(lab.db.url()).await?;
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(8)
-        .acquire_timeout(Duration::from_secs(1))
-        .connect(proxy.url())
-        .await?;
+    let (proxy, pool) = lab.pool_through_a_proxy(8, Duration::from_secs(1)).await?;
     let mut events = events("e", 3, 3);
     events[0].customer = "stuck".into();
     let held = lab.hold("stuck").await?;

@@ -32,6 +32,36 @@ async fn step1_every_event_is_applied_and_every_partition_is_committed_to_its_en
     consumer.stop().await
 }
 
+/// A consumer stopped after a clean run has committed exactly the offset after
+/// the last record it applied, no further: a restart re-reads nothing and
+/// skips nothing. (`store_offset_from_message` stores `offset + 1` itself, and
+/// so does `store_offset`: handing it `offset + 1` commits one record too far,
+/// and the restart skips that record.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step1_a_stopped_consumer_has_committed_exactly_the_offset_after_its_last_record()
+-> anyhow::Result<()> {
+    let lab = Lab::new(1).await?;
+    let events = events("e", 3, 3);
+    let sent = lab.produce_to(0, &events).await?;
+    let mut consumer = lab.start("only").await?;
+    lab.until_applied(&events, &mut [&mut consumer]).await?;
+    lab.until_committed_to_the_end(&sent).await?;
+    consumer.stop().await?;
+
+    let next = sent[sent.len() - 1].offset + 1;
+    let committed = lab.committed().await?[0];
+    assert_eq!(
+        committed,
+        Some(next),
+        "the last record is at offset {}, so the group must have committed {next}, the next \
+         record to read: more skips a record on restart, less reads one again. Use \
+         store_offset_from_message (or store_offset with message.offset()), never offset + 1: \
+         librdkafka adds the one (README step 1)",
+        next - 1
+    );
+    Ok(())
+}
+
 /// Records of one partition are applied in offset order: while the first
 /// record's effect is stuck on a row lock, none of the records behind it is
 /// applied, and afterwards the application order is the offset order.

@@ -1,118 +1,195 @@
 //! Step 5: poison records are dead-lettered with their origin and the
 //! partition moves on; a database outage is retried in place.
 
-use kafka_at_least_once::Point;
-use labkit::FaultProxy;
+use anyhow::Context;
+use kafka_at_least_once::{OrderEvent, Point};
 
-use crate::support::{Lab, events, expected_totals};
+use crate::support::{Lab, Record, Sent, events, expected_totals};
 
-/// Records that are not valid events go to the dead-letter topic with their
-/// original bytes and key, their topic, partition and offset, and the error,
-/// in headers; the valid records around them are applied and the partition is
-/// committed past all of them — a poison record at the very end included.
-/// Poison is every row of the README's table: not JSON, the wrong shape, a
-/// tombstone (no payload at all), an amount of exactly 0, an empty id.
+/// Produce `payloads` to partition 0 (the i-th keyed `raw-<i>`, `None` a
+/// tombstone), run one consumer until every one of `good` is applied and the
+/// partition is committed to its end, and return where each record landed
+/// and the dead letters.
+async fn dead_letters_after_a_run(
+    lab: &Lab,
+    payloads: &[Option<Vec<u8>>],
+    good: &[OrderEvent],
+) -> anyhow::Result<(Vec<Sent>, Vec<Record>)> {
+    let sent = lab.produce_records(0, payloads).await?;
+    let mut consumer = lab.start("only").await?;
+    lab.until_applied(good, &mut [&mut consumer]).await?;
+    lab.until_committed_to_the_end(&sent).await?;
+    let letters = lab.read_topic(&lab.dead_letters, 1).await?;
+    consumer.stop().await?;
+    Ok((sent, letters))
+}
+
+/// `letter` says where its record came from (`at`) and what was wrong with it.
+fn assert_origin(lab: &Lab, letter: &Record, at: Sent) {
+    let header = |name: &str| letter.headers.get(name).cloned().unwrap_or_default();
+    assert_eq!(
+        header("lab.original.topic"),
+        lab.topic,
+        "lab.original.topic header (README step 5)"
+    );
+    assert_eq!(
+        header("lab.original.partition"),
+        at.partition.to_string(),
+        "lab.original.partition header (README step 5)"
+    );
+    assert_eq!(
+        header("lab.original.offset"),
+        at.offset.to_string(),
+        "lab.original.offset header (README step 5)"
+    );
+    assert!(
+        !header("lab.error").is_empty(),
+        "the lab.error header must say what was wrong (README step 5)"
+    );
+}
+
+/// Records that do not decode go to the dead-letter topic with their original
+/// bytes, their topic, partition and offset, and the error, in headers; the
+/// valid records around them are applied and the partition moves on. Poison
+/// with a payload is every such row of the README's table: not JSON, the wrong
+/// shape, a negative amount, an amount of exactly 0, an empty id.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn step5_poison_records_are_dead_lettered_with_their_origin() -> anyhow::Result<()> {
+async fn step5_records_that_do_not_decode_are_dead_lettered_with_their_bytes_and_origin()
+-> anyhow::Result<()> {
     let lab = Lab::new(1).await?;
     let good = events("e", 4, 2);
-    let poison: Vec<Option<Vec<u8>>> = vec![
-        Some(b"not json at all \xff".to_vec()),
-        Some(br#"{"event_id":"half","order_id":"o"}"#.to_vec()),
-        Some(
-            br#"{"event_id":"neg","order_id":"o","customer":"c","amount_cents":-5,"kind":"placed"}"#
-                .to_vec(),
-        ),
-        None,
-        Some(
-            br#"{"event_id":"zero","order_id":"o","customer":"c","amount_cents":0,"kind":"placed"}"#
-                .to_vec(),
-        ),
-        Some(
-            br#"{"event_id":"","order_id":"o","customer":"c","amount_cents":5,"kind":"placed"}"#
-                .to_vec(),
-        ),
+    let poison: Vec<Vec<u8>> = vec![
+        b"not json at all \xff".to_vec(),
+        br#"{"event_id":"half","order_id":"o"}"#.to_vec(),
+        br#"{"event_id":"neg","order_id":"o","customer":"c","amount_cents":-5,"kind":"placed"}"#
+            .to_vec(),
+        br#"{"event_id":"zero","order_id":"o","customer":"c","amount_cents":0,"kind":"placed"}"#
+            .to_vec(),
+        br#"{"event_id":"","order_id":"o","customer":"c","amount_cents":5,"kind":"placed"}"#
+            .to_vec(),
     ];
+    // A valid record last, so that this test is about the letters, not about
+    // committing past a poison record at the end (a test of its own).
     let payloads = vec![
         Some(good[0].encode()),
-        poison[0].clone(),
+        Some(poison[0].clone()),
         Some(good[1].encode()),
-        poison[1].clone(),
+        Some(poison[1].clone()),
         Some(good[2].encode()),
-        poison[2].clone(),
+        Some(poison[2].clone()),
+        Some(poison[3].clone()),
+        Some(poison[4].clone()),
         Some(good[3].encode()),
-        poison[3].clone(),
-        poison[4].clone(),
-        poison[5].clone(),
     ];
-    let poison_at = [1, 3, 5, 7, 8, 9];
-    let sent = lab.produce_records(0, &payloads).await?;
-    let mut consumer = lab.start("only").await?;
-    lab.until_applied(&good, &mut [&mut consumer]).await?;
-    lab.until_committed_to_the_end(&sent).await?;
+    let poison_at = [1, 3, 5, 6, 7];
+    let (sent, letters) = dead_letters_after_a_run(&lab, &payloads, &good).await?;
     assert_eq!(
         lab.totals().await?,
         expected_totals(&good),
         "customer totals"
     );
-
-    let letters = lab.read_topic(&lab.dead_letters, 1).await?;
     assert_eq!(
         letters.len(),
         poison.len(),
-        "expected one dead letter per poison record, found {}: {letters:?}",
+        "expected one dead letter per poison record, found {}: {letters:?} (README step 5: \
+         produce poison to the dead-letter topic, never skip it)",
         letters.len()
     );
     for (letter, (bytes, i)) in letters.iter().zip(poison.iter().zip(poison_at)) {
-        let at = sent[i];
         assert_eq!(
-            &letter.payload, bytes,
-            "a dead letter carries the original bytes (none, for a tombstone)"
+            letter.payload.as_deref(),
+            Some(bytes.as_slice()),
+            "the dead letter of offset {} carries the original bytes (README step 5)",
+            sent[i].offset
         );
-        assert_eq!(
-            letter.key.as_deref(),
-            Some(format!("raw-{i}").as_bytes()),
-            "a dead letter keeps the original key"
-        );
-        let header = |name: &str| letter.headers.get(name).cloned().unwrap_or_default();
-        assert_eq!(
-            header("lab.original.topic"),
-            lab.topic,
-            "lab.original.topic header"
-        );
-        assert_eq!(
-            header("lab.original.partition"),
-            at.partition.to_string(),
-            "lab.original.partition header"
-        );
-        assert_eq!(
-            header("lab.original.offset"),
-            at.offset.to_string(),
-            "lab.original.offset header"
-        );
-        assert!(
-            !header("lab.error").is_empty(),
-            "the lab.error header must say what was wrong"
-        );
+        assert_origin(&lab, letter, sent[i]);
     }
+    Ok(())
+}
+
+/// A tombstone (a record with no payload at all) is poison too, not a delete
+/// marker to skip: the README's table says `PoisonReason::Empty`, dead-lettered
+/// like the rest, and the letter has no payload either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step5_a_tombstone_is_dead_lettered_without_a_payload() -> anyhow::Result<()> {
+    let lab = Lab::new(1).await?;
+    let good = events("e", 2, 2);
+    let payloads = vec![Some(good[0].encode()), None, Some(good[1].encode())];
+    let (sent, letters) = dead_letters_after_a_run(&lab, &payloads, &good).await?;
+    assert_eq!(
+        letters.len(),
+        1,
+        "expected one dead letter, for the tombstone at offset {}, found {}: {letters:?} \
+         (README bad input: a record with no payload is PoisonReason::Empty, dead-lettered)",
+        sent[1].offset,
+        letters.len()
+    );
+    assert_eq!(
+        letters[0].payload, None,
+        "a tombstone's dead letter has no payload either (README bad input)"
+    );
+    assert_origin(&lab, &letters[0], sent[1]);
+    Ok(())
+}
+
+/// A dead letter keeps the original record's key, so whoever replays it lands
+/// it on its order's partition again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step5_a_dead_letter_keeps_the_original_key() -> anyhow::Result<()> {
+    let lab = Lab::new(1).await?;
+    let good = events("e", 2, 2);
+    let payloads = vec![
+        Some(good[0].encode()),
+        Some(b"not an event".to_vec()),
+        Some(good[1].encode()),
+    ];
+    let (_, letters) = dead_letters_after_a_run(&lab, &payloads, &good).await?;
+    assert_eq!(
+        letters.len(),
+        1,
+        "expected one dead letter, for the record keyed raw-1, found {}: {letters:?}",
+        letters.len()
+    );
+    assert_eq!(
+        letters[0].key.as_deref(),
+        Some(b"raw-1".as_slice()),
+        "a dead letter keeps the original key (README step 5: the original bytes and key)"
+    );
+    Ok(())
+}
+
+/// A poison record's offset is stored once its dead letter is acknowledged,
+/// like an applied record's: a poison record at the very end of a partition,
+/// with no applied record after it to carry the commit past it, is committed
+/// too (else every restart or rebalance dead-letters it again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step5_a_poison_record_at_the_end_of_a_partition_is_committed() -> anyhow::Result<()> {
+    let lab = Lab::new(1).await?;
+    let good = events("e", 1, 1);
+    let payloads = vec![Some(good[0].encode()), Some(b"not an event".to_vec())];
+    let sent = lab.produce_records(0, &payloads).await?;
+    let mut consumer = lab.start("only").await?;
+    lab.until_applied(&good, &mut [&mut consumer]).await?;
+    lab.until_committed_to_the_end(&sent).await.with_context(|| {
+        format!(
+            "the poison record at offset {} was the last of its partition: store its offset once \
+             its dead letter is acknowledged, not only after an effect (README step 5)",
+            sent[1].offset
+        )
+    })?;
     consumer.stop().await
 }
 
-/// Retries during an outage are spaced by a doubling pause, capped at
-/// `retry_max`: neither a hot loop hammering a database that is down, nor a
-/// pause that keeps doubling until the consumer hardly looks. With pauses from
-/// 50 ms up to 200 ms, the 3 s from 1.5 s into the outage hold about 15
-/// attempts; the bounds (8 to 60, counted as connections the cut link accepts,
-/// one or two per attempt) leave room for a slow machine. Hot loop:
-/// thousands. A constant 50 ms: 60 to 120. Uncapped doubling: 2 to 4.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn step5_retries_during_an_outage_double_their_pause_up_to_retry_max() -> anyhow::Result<()> {
+/// Retries during an outage, through a proxy that refuses every connection:
+/// the pause starts at 50 ms and doubles up to `retry_max` = 200 ms. Returns how
+/// many connections the cut link accepted in the 3 s from 1.5 s after the
+/// failing event was received (one or two per attempt), once the consumer has
+/// recovered and applied everything after the link came back. With pauses of
+/// 50, 100, then 200 ms, that window holds about 15 attempts.
+async fn attempts_in_three_seconds_of_an_outage() -> anyhow::Result<u64> {
     let lab = Lab::new(1).await?;
-    let proxy = FaultProxy::for_url(lab.db.url()).await?;
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(std::time::Duration::from_secs(1))
-        .connect(proxy.url())
+    let (proxy, pool) = lab
+        .pool_through_a_proxy(1, std::time::Duration::from_secs(1))
         .await?;
     let events = events("e", 3, 3);
     let mut config = lab.config();
@@ -133,21 +210,42 @@ async fn step5_retries_during_an_outage_double_their_pause_up_to_retry_max() -> 
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     let attempts = proxy.connections_accepted() - before;
     consumer.check_alive().await?;
+
+    proxy.restore();
+    lab.until_applied(&events, &mut [&mut consumer]).await?;
+    consumer.stop().await?;
+    Ok(attempts)
+}
+
+/// Retries during an outage are spaced by a doubling pause, not a hot loop
+/// hammering a database that is down. The bound (at most 60 connections in
+/// the 3 s window, about 15 attempts expected) leaves room for a slow machine;
+/// a hot loop makes thousands, a pause stuck at 50 ms 60 to 120.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step5_retries_during_an_outage_are_spaced_by_a_doubling_pause() -> anyhow::Result<()> {
+    let attempts = attempts_in_three_seconds_of_an_outage().await?;
     assert!(
         attempts <= 60,
         "{attempts} attempts in 3 s with retry_max = 200 ms: the pause is not doubling up to \
          retry_max (README step 5) — a consumer that hammers a database that is down makes the \
          outage worse"
     );
+    Ok(())
+}
+
+/// The retry pause stops doubling at `retry_max`, so a consumer notices soon
+/// that the database is back. The bound (at least 8 connections in the 3 s
+/// window, about 15 attempts expected) leaves room for a slow machine; a pause
+/// that doubles without a cap (400, 800, 1600 ms …) makes 2 to 4.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step5_the_retry_pause_stops_doubling_at_retry_max() -> anyhow::Result<()> {
+    let attempts = attempts_in_three_seconds_of_an_outage().await?;
     assert!(
         attempts >= 8,
         "{attempts} attempts in 3 s with retry_max = 200 ms: the pause grew past retry_max \
          (README step 5: double it, up to retry_max), so recovery is noticed late"
     );
-
-    proxy.restore();
-    lab.until_applied(&events, &mut [&mut consumer]).await?;
-    consumer.stop().await
+    Ok(())
 }
 
 /// A dead letter counts only once the broker acknowledged it. While the
@@ -216,11 +314,8 @@ async fn step5_a_dead_letter_is_done_only_once_the_broker_acknowledged_it() -> a
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn step5_a_long_database_outage_is_retried_for_as_long_as_it_lasts() -> anyhow::Result<()> {
     let lab = Lab::new(1).await?;
-    let proxy = FaultProxy::for_url(lab.db.url()).await?;
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(2)
-        .acquire_timeout(std::time::Duration::from_millis(100))
-        .connect(proxy.url())
+    let (proxy, pool) = lab
+        .pool_through_a_proxy(2, std::time::Duration::from_millis(100))
         .await?;
     let events = events("e", 6, 3);
     let mut config = lab.config();
@@ -269,11 +364,8 @@ async fn step5_a_long_database_outage_is_retried_for_as_long_as_it_lasts() -> an
 async fn step5_a_database_outage_is_retried_without_moving_past_the_failing_event()
 -> anyhow::Result<()> {
     let lab = Lab::new(1).await?;
-    let proxy = FaultProxy::for_url(lab.db.url()).await?;
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(2)
-        .acquire_timeout(std::time::Duration::from_secs(1))
-        .connect(proxy.url())
+    let (proxy, pool) = lab
+        .pool_through_a_proxy(2, std::time::Duration::from_secs(1))
         .await?;
     let events = events("e", 8, 3);
     lab.produce_to(0, &events[..3]).await?;

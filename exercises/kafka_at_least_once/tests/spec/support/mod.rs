@@ -232,6 +232,24 @@ pub struct Lab {
 }
 
 impl Lab {
+    /// A pool of `max` connections to the test's database through a fault
+    /// proxy the test controls, giving up on a connection after
+    /// `acquire_timeout` (so an outage is a quick error, not a long wait).
+    pub async fn pool_through_a_proxy(
+        &self,
+        max: u32,
+        acquire_timeout: Duration,
+    ) -> anyhow::Result<(labkit::FaultProxy, sqlx::PgPool)> {
+        let proxy = labkit::FaultProxy::for_url(self.db.url()).await?;
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(acquire_timeout)
+            .connect(proxy.url())
+            .await
+            .with_context(|| format!("Postgres through the fault proxy at {}", proxy.url()))?;
+        Ok((proxy, pool))
+    }
+
     /// A database with the schema, an `orders` topic with `partitions`
     /// partitions, a one-partition dead-letter topic and a group name.
     pub async fn new(partitions: i32) -> anyhow::Result<Lab> {
