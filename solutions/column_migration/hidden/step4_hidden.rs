@@ -2,20 +2,10 @@
 //! let through — a row with text but no JSON, and a quarantined row that has
 //! JSON all the same.
 
-use column_migration::{CONSTRAINT, Migration, MigrationError, Phase};
+use column_migration::{Migration, MigrationError, Phase};
 use sqlx::{Connection, PgConnection};
 
 use crate::support::Lab;
-
-/// `pg_constraint.convalidated` of [`CONSTRAINT`], if the constraint exists.
-async fn constraint_validated(lab: &Lab) -> anyhow::Result<Option<bool>> {
-    Ok(
-        sqlx::query_scalar("SELECT convalidated FROM pg_constraint WHERE conname = $1")
-            .bind(CONSTRAINT)
-            .fetch_optional(lab.pool())
-            .await?,
-    )
-}
 
 /// The switch must be refused with `NotValidated`, and the phase stay Backfilled.
 async fn assert_switch_refused(migration: &Migration, why: &str) -> anyhow::Result<()> {
@@ -54,7 +44,7 @@ async fn step4_validate_called_before_the_backfill_is_refused_and_changes_nothin
          record Backfilled for a backfill that never ran"
     );
     assert_eq!(
-        constraint_validated(&lab).await?,
+        lab.constraint_validated().await?,
         None,
         "README: a step called too early does nothing (no constraint added)"
     );

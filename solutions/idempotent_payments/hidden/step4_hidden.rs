@@ -5,20 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::support::processor::{Behaviour, FakeProcessor};
+use crate::support::processor::{Behaviour, FakeProcessor, PATIENT, app_with};
 use crate::support::{TestApp, pay_in_background, payment};
-
-/// The service's processor timeout here: longer than any test waits.
-const PATIENT: Duration = Duration::from_secs(30);
-
-/// The app charging through `processor`, with 100,000 in acct_alice.
-async fn app_with(processor: &FakeProcessor, timeout: Duration) -> anyhow::Result<TestApp> {
-    let config = processor.config(timeout);
-    let app = TestApp::with_config(move |c| c.processor = Some(config)).await?;
-    app.account("acct_alice", "USD", 100_000).await?;
-    app.account("acct_bob", "USD", 0).await?;
-    Ok(app)
-}
 
 /// The app without a processor, with 1,000,000 in acct_alice.
 async fn app_without_processor() -> anyhow::Result<Arc<TestApp>> {

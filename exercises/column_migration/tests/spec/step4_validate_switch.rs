@@ -36,16 +36,6 @@ async fn rewrite(lab: &Lab, id: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `pg_constraint.convalidated` of [`CONSTRAINT`], if the constraint exists.
-async fn constraint_validated(lab: &Lab) -> anyhow::Result<Option<bool>> {
-    Ok(
-        sqlx::query_scalar("SELECT convalidated FROM pg_constraint WHERE conname = $1")
-            .bind(CONSTRAINT)
-            .fetch_optional(lab.pool())
-            .await?,
-    )
-}
-
 /// After a clean backfill, validation finds every row agreeing, counts the
 /// quarantined ones, and leaves the constraint validated.
 #[tokio::test]
@@ -67,7 +57,7 @@ async fn step4_validation_finds_both_columns_agree_and_the_constraint_validated(
     );
     assert!(validation.is_clean(), "{validation:?}");
     assert_eq!(
-        constraint_validated(&lab).await?,
+        lab.constraint_validated().await?,
         Some(true),
         "README step 4: the constraint {CONSTRAINT} exists and is validated"
     );
@@ -243,7 +233,7 @@ async fn step4_a_row_that_breaks_the_constraint_leaves_it_not_valid_until_fixed(
          validated: {validation:?}"
     );
     assert_eq!(
-        constraint_validated(&lab).await?,
+        lab.constraint_validated().await?,
         Some(false),
         "README step 4: the constraint is added NOT VALID and committed before VALIDATE runs, so \
          a failed VALIDATE leaves it in place, not validated (added without NOT VALID, or \
@@ -259,7 +249,7 @@ async fn step4_a_row_that_breaks_the_constraint_leaves_it_not_valid_until_fixed(
         "README step 4: fix the row, validate again: {again:?}"
     );
     assert_eq!(
-        constraint_validated(&lab).await?,
+        lab.constraint_validated().await?,
         Some(true),
         "README step 4: the second validation validates the constraint"
     );

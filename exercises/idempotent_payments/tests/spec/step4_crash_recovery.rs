@@ -13,21 +13,9 @@ use std::time::Duration;
 use idempotent_payments::AppConfig;
 use serde_json::Value;
 
-use crate::support::processor::{Behaviour, FakeProcessor};
+use crate::support::processor::{Behaviour, FakeProcessor, PATIENT, app_with};
 use crate::support::service::ServiceProcess;
 use crate::support::{TestApp, TestResponse, pay_in_background, payment};
-
-/// The service's processor timeout in the crash tests: long enough that the
-/// service is still waiting when the test kills it.
-const PATIENT: Duration = Duration::from_secs(30);
-
-async fn app_with(processor: &FakeProcessor, timeout: Duration) -> anyhow::Result<TestApp> {
-    let config = processor.config(timeout);
-    let app = TestApp::with_config(move |c| c.processor = Some(config)).await?;
-    app.account("acct_alice", "USD", 100_000).await?;
-    app.account("acct_bob", "USD", 0).await?;
-    Ok(app)
-}
 
 fn config_of(app: &TestApp) -> AppConfig {
     (*app.state.config).clone()

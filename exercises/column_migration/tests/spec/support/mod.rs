@@ -20,6 +20,17 @@ pub struct Lab {
 }
 
 impl Lab {
+    /// `pg_constraint.convalidated` of [`column_migration::CONSTRAINT`], if
+    /// the constraint exists.
+    pub async fn constraint_validated(&self) -> anyhow::Result<Option<bool>> {
+        Ok(
+            sqlx::query_scalar("SELECT convalidated FROM pg_constraint WHERE conname = $1")
+                .bind(column_migration::CONSTRAINT)
+                .fetch_optional(self.pool())
+                .await?,
+        )
+    }
+
     /// `rows` customers; every `invalid_every`-th has text that is not JSON
     /// (0: none).
     pub async fn seeded(rows: i64, invalid_every: i64) -> anyhow::Result<Lab> {

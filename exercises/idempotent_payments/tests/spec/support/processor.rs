@@ -170,3 +170,21 @@ async fn hang(shared: &Shared) {
     // Bounded even here: a forgotten release must not outlive the test by much.
     let _ = tokio::time::timeout(Duration::from_secs(60), released.wait_for(|r| *r)).await;
 }
+
+/// The service's processor timeout in the crash tests: long enough that the
+/// service is still waiting when the test kills it, and longer than any test
+/// waits.
+pub const PATIENT: Duration = Duration::from_secs(30);
+
+/// The app charging through `processor` with `timeout`, with 100,000 in
+/// acct_alice and an empty acct_bob.
+pub async fn app_with(
+    processor: &FakeProcessor,
+    timeout: Duration,
+) -> anyhow::Result<super::TestApp> {
+    let config = processor.config(timeout);
+    let app = super::TestApp::with_config(move |c| c.processor = Some(config)).await?;
+    app.account("acct_alice", "USD", 100_000).await?;
+    app.account("acct_bob", "USD", 0).await?;
+    Ok(app)
+}
