@@ -77,6 +77,9 @@ pub fn render(reports: &[Report]) -> String {
                 }
             ));
         }
+        if r.thorough && r.mutants_recorded.is_none() {
+            text.push_str(&alike(r));
+        }
         if !r.mutants.is_empty() {
             let how = match (&r.mutants_recorded, r.thorough) {
                 (Some(record), _) => format!(" ({record})"),
@@ -127,4 +130,77 @@ pub(super) fn indent(text: &str) -> String {
         .map(|l| format!("    {l}"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// With every test run on each mutant, the killed mutants whose failing sets
+/// are the same: grade cannot tell them apart, so an author learns here that
+/// a test separating them is missing (or that they are one mistake).
+fn alike(r: &Report) -> String {
+    let mut groups: Vec<(Vec<String>, Vec<&str>)> = Vec::new();
+    for m in r
+        .mutants
+        .iter()
+        .filter(|m| m.outcome == MutantOutcome::Killed)
+    {
+        let mut failed = m.failed_tests.clone();
+        failed.sort();
+        match groups.iter_mut().find(|(set, _)| *set == failed) {
+            Some((_, names)) => names.push(&m.name),
+            None => groups.push((failed, vec![&m.name])),
+        }
+    }
+    let tied: Vec<String> = groups
+        .iter()
+        .filter(|(_, names)| names.len() > 1)
+        .map(|(_, names)| names.join(" = "))
+        .collect();
+    if tied.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\n{}: mutants that fail exactly the same tests (grade names each group as one \
+         finding): {}\n",
+        r.exercise,
+        tied.join("; ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::MutantResult;
+
+    fn killed(name: &str, failed: &[&str]) -> MutantResult {
+        MutantResult {
+            name: name.to_string(),
+            mistake: String::new(),
+            outcome: MutantOutcome::Killed,
+            failed_tests: failed.iter().map(|t| t.to_string()).collect(),
+        }
+    }
+
+    /// Killed mutants with the same failing set, in any order, are one group;
+    /// a mutant with a set of its own is in none.
+    #[test]
+    fn mutants_failing_the_same_tests_are_grouped() {
+        let report = Report {
+            exercise: "adder".into(),
+            mutants: vec![
+                killed("a", &["t1", "t2"]),
+                killed("b", &["t2", "t1"]),
+                killed("c", &["t1"]),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            alike(&report),
+            "\nadder: mutants that fail exactly the same tests (grade names each group as one \
+             finding): a = b\n"
+        );
+        let apart = Report {
+            mutants: vec![killed("a", &["t1"]), killed("c", &["t2"])],
+            ..report
+        };
+        assert_eq!(alike(&apart), "");
+    }
 }
