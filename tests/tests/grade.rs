@@ -78,7 +78,7 @@ fn the_reference_grades_strong_with_no_diagnosis() {
         "the step's rubric at its rating: {out}"
     );
     assert!(
-        out.contains("What should happen when the sum overflows? (asked because step 1 is strong: going deeper)"),
+        out.contains("What should happen when the sum overflows? (asked because step 1 was rated strong: going deeper)"),
         "{out}"
     );
     assert!(out.contains("- clippy warnings: 0"), "{out}");
@@ -131,8 +131,8 @@ fn a_known_mistake_is_named_by_the_tests_it_fails() {
     );
     assert!(
         out.contains(
-            "What should happen when the sum overflows? (asked because step 1 is needs \
-             improvement and behaves like `zero_breaks`)"
+            "What should happen when the sum overflows? (asked because step 1 was rated \
+             needs improvement and behaves like `zero_breaks`)"
         ),
         "the debrief asks about the weak step, and says why: {out}"
     );
@@ -198,4 +198,78 @@ fn grading_that_cannot_start_exits_1_with_the_reason() {
     let (code, out) = lab.run(&["grade", "/nonexistent/sub", "--exercise", "adder"]);
     assert_eq!(code, ExitCode::from(1), "{out}");
     assert!(out.contains("Grading failed:"), "{out}");
+}
+
+/// A bench that times `adder::add` itself and reports the way criterion does.
+const FAKE_BENCH: &str = r#"fn main() {
+    let started = std::time::Instant::now();
+    let mut sum = 0u32;
+    for i in 0..200 {
+        sum = sum.wrapping_add(adder::add(i, 1));
+    }
+    std::hint::black_box(sum);
+    let ns = started.elapsed().as_nanos() as f64 / 200.0;
+    println!("add/one                 time:   [{ns:.4} ns {ns:.4} ns {ns:.4} ns]");
+}
+"#;
+
+/// The benches run on the reference and on the submission in the same grade,
+/// and the report gives the ratio: a submission a thousand times slower says so.
+#[test]
+fn the_benches_compare_the_submission_with_the_reference() {
+    let lab = TinyLab::new("grade-bench");
+    lab.write("exercises/adder/benches/adding.rs", FAKE_BENCH);
+    for (manifest, path) in [
+        ("exercises/adder/Cargo.toml", "benches/adding.rs"),
+        (
+            "solutions/adder/Cargo.toml",
+            "../../exercises/adder/benches/adding.rs",
+        ),
+    ] {
+        let text = std::fs::read_to_string(lab.path(manifest)).expect("the manifest");
+        lab.write(
+            manifest,
+            &format!("{text}\n[[bench]]\nname = \"adding\"\npath = \"{path}\"\nharness = false\n"),
+        );
+    }
+    let (code, out) = lab.run(&["verify"]);
+    assert_eq!(code, ExitCode::SUCCESS, "{out}");
+    let dir = submission(
+        &lab,
+        "sub",
+        "/// Add two numbers.\npub fn add(a: u32, b: u32) -> u32 {\n    std::thread::sleep(std::time::Duration::from_micros(100));\n    a + b\n}\n",
+    );
+    let (out, json, _) = grade(&lab, &dir, &[]);
+    assert!(out.contains("| `add/one` |"), "{out}");
+    assert!(out.contains("Geometric mean of the ratios"), "{out}");
+    let ratio: f64 = json
+        .split("\"mean_ratio\": ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| c == ',' || c == '\n').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("a mean ratio in {json}"));
+    assert!(
+        ratio > 10.0,
+        "100 µs of sleep per call is far slower than an addition: {ratio}"
+    );
+}
+
+/// A record written before the exercise changed is not trusted: the grade
+/// says it is stale and names no mistake.
+#[test]
+fn a_stale_record_names_no_mistake() {
+    let lab = verified_lab("grade-stale");
+    let spec = std::fs::read_to_string(lab.path("exercises/adder/tests/spec.rs")).expect("spec");
+    lab.write(
+        "exercises/adder/tests/spec.rs",
+        &format!("{spec}\n// A change after verify ran.\n"),
+    );
+    let dir = submission(
+        &lab,
+        "sub",
+        "/// Add two numbers.\npub fn add(a: u32, b: u32) -> u32 {\n    if b == 0 { a + 1 } else { a + b }\n}\n",
+    );
+    let (out, json, _) = grade(&lab, &dir, &[]);
+    assert!(out.contains("Verify record: stale"), "{out}");
+    assert!(json.contains("\"diagnosis\": []"), "{json}");
 }

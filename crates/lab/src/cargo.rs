@@ -171,6 +171,18 @@ pub struct Bounded {
     pub timed_out: bool,
 }
 
+impl Bounded {
+    /// The last `n` non-empty lines of stderr, joined: why it failed, briefly.
+    pub fn stderr_tail(&self, n: usize) -> String {
+        let lines: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        lines[lines.len().saturating_sub(n)..].join(" / ")
+    }
+}
+
 /// `cargo <args>` in `dir`, captured, killed with everything it started once
 /// `timeout` has passed. `run_tests` is this plus libtest's parsing; `grade`
 /// runs clippy and the benches through it too.
@@ -276,7 +288,6 @@ pub fn run_bounded(
     })
 }
 
-/// Kill the child's whole process group (it leads one, see `run_tests`).
 /// The process group of the test run in progress (0: none).
 static RUNNING_GROUP: AtomicU32 = AtomicU32::new(0);
 
@@ -302,6 +313,7 @@ pub fn stop_running_tests() {
     }
 }
 
+/// Kill the child's whole process group (it leads one, see `run_bounded`).
 fn kill_tree(child: &mut std::process::Child) {
     #[cfg(unix)]
     {

@@ -3,18 +3,33 @@
 //! questions, and how it ended. Written as JSON (for tools) and Markdown (to
 //! read back, or to send to whoever is coaching you).
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use crate::state::StepProgress;
 
+/// What happened.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum What {
+    /// A run of the step's tests, and how many passed.
+    Ran {
+        passed: usize,
+        total: usize,
+    },
+    Hint,
+    /// The step's first green run.
+    StepDone,
+}
+
 /// One thing that happened, `at_secs` after the start.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Entry {
     pub at_secs: f64,
     pub step: u32,
-    pub what: String,
+    pub what: What,
 }
 
 /// A debrief question and what was typed in answer (empty: skipped).
@@ -51,6 +66,10 @@ pub struct Transcript {
     pub elapsed_secs: f64,
     #[serde(skip)]
     started: Instant,
+    /// Where it is written (JSON and Markdown) after every change, so that an
+    /// interrupted interview keeps what happened up to then.
+    #[serde(skip)]
+    saved_to: Option<PathBuf>,
 }
 
 impl Transcript {
@@ -68,34 +87,73 @@ impl Transcript {
             ended: String::new(),
             elapsed_secs: 0.0,
             started: Instant::now(),
+            saved_to: None,
         }
     }
 
-    fn push(&mut self, step: u32, what: String) {
+    /// Keep the transcript in `dir`, as `<exercise>-<start>.json` and `.md`,
+    /// rewritten after every change. Returns the Markdown's path.
+    pub fn keep_in(&mut self, dir: &Path) -> std::io::Result<PathBuf> {
+        std::fs::create_dir_all(dir)?;
+        let base = dir.join(format!("{}-{}", self.exercise, self.started_at));
+        self.saved_to = Some(base.clone());
+        self.save()?;
+        Ok(base.with_extension("md"))
+    }
+
+    /// The Markdown's path, once [`Transcript::keep_in`] has chosen one.
+    pub fn markdown_path(&self) -> Option<PathBuf> {
+        self.saved_to.as_ref().map(|b| b.with_extension("md"))
+    }
+
+    /// Write it where [`Transcript::keep_in`] said, if anywhere.
+    pub fn save(&self) -> std::io::Result<()> {
+        let Some(base) = &self.saved_to else {
+            return Ok(());
+        };
+        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(base.with_extension("json"), json)?;
+        std::fs::write(base.with_extension("md"), self.markdown())
+    }
+
+    fn push(&mut self, step: u32, what: What) {
         self.entries.push(Entry {
             at_secs: self.started.elapsed().as_secs_f64(),
             step,
             what,
         });
+        // Best effort: a full disk must not end the interview.
+        let _ = self.save();
     }
 
     /// A test run of `step` and where it left the step.
     pub fn ran(&mut self, step: u32, progress: StepProgress) {
         self.push(
             step,
-            format!("ran: {}/{} passing", progress.passed, progress.total),
+            What::Ran {
+                passed: progress.passed,
+                total: progress.total,
+            },
         );
-        let already = self
-            .entries
-            .iter()
-            .any(|e| e.step == step && e.what == "step done");
-        if progress.done() && !already {
-            self.push(step, "step done".to_string());
+        if progress.done() && !self.reached(step, true) {
+            self.push(step, What::StepDone);
         }
     }
 
     pub fn hint(&mut self, step: u32) {
-        self.push(step, "hint".to_string());
+        self.push(step, What::Hint);
+    }
+
+    /// Whether `step` was worked on (or, with `done`, finished) in this attempt.
+    pub fn reached(&self, step: u32, done: bool) -> bool {
+        self.entries
+            .iter()
+            .any(|e| e.step == step && (!done || e.what == What::StepDone))
+    }
+
+    pub fn answer(&mut self, answer: Answer) {
+        self.answers.push(answer);
+        let _ = self.save();
     }
 
     /// The time box left, as minutes and seconds.
@@ -108,6 +166,7 @@ impl Transcript {
     pub fn end(&mut self, why: &str) {
         self.ended = why.to_string();
         self.elapsed_secs = self.started.elapsed().as_secs_f64();
+        let _ = self.save();
     }
 
     /// Time, runs and hints per step, in the order the steps were worked on.
@@ -128,14 +187,14 @@ impl Transcript {
                 .iter_mut()
                 .find(|t| t.step == entry.step)
                 .expect("just added");
-            match entry.what.as_str() {
-                "hint" => t.hints += 1,
-                "step done" => {
+            match entry.what {
+                What::Hint => t.hints += 1,
+                What::StepDone => {
                     t.done = true;
                     t.secs = entry.at_secs - since;
                     since = entry.at_secs;
                 }
-                _ => t.runs += 1,
+                What::Ran { .. } => t.runs += 1,
             }
         }
         if let Some(open) = times.iter_mut().find(|t| !t.done) {
@@ -166,12 +225,12 @@ impl Transcript {
         }
         text.push_str("\n## Timeline\n\n");
         for e in &self.entries {
-            text.push_str(&format!(
-                "- {} step {}: {}\n",
-                clock(e.at_secs),
-                e.step,
-                e.what
-            ));
+            let what = match &e.what {
+                What::Ran { passed, total } => format!("ran: {passed}/{total} passing"),
+                What::Hint => "hint".to_string(),
+                What::StepDone => "step done".to_string(),
+            };
+            text.push_str(&format!("- {} step {}: {what}\n", clock(e.at_secs), e.step));
         }
         if !self.answers.is_empty() {
             text.push_str("\n## Follow-up questions\n\n");
@@ -198,12 +257,16 @@ fn clock(secs: f64) -> String {
 mod tests {
     use super::*;
 
-    fn entry(at_secs: f64, step: u32, what: &str) -> Entry {
+    fn entry(at_secs: f64, step: u32, what: What) -> Entry {
         Entry {
             at_secs,
             step,
-            what: what.to_string(),
+            what,
         }
+    }
+
+    fn ran(passed: usize, total: usize) -> What {
+        What::Ran { passed, total }
     }
 
     /// A step's time runs from the previous step's finish to its own; the
@@ -212,12 +275,12 @@ mod tests {
     fn time_per_step_runs_from_one_finish_to_the_next() {
         let mut t = Transcript::start("adder", "Warm-up", 1.0);
         t.entries = vec![
-            entry(5.0, 1, "ran: 0/2 passing"),
-            entry(20.0, 1, "hint"),
-            entry(30.0, 1, "ran: 2/2 passing"),
-            entry(30.0, 1, "step done"),
-            entry(31.0, 2, "ran: 0/1 passing"),
-            entry(50.0, 2, "ran: 0/1 passing"),
+            entry(5.0, 1, ran(0, 2)),
+            entry(20.0, 1, What::Hint),
+            entry(30.0, 1, ran(2, 2)),
+            entry(30.0, 1, What::StepDone),
+            entry(31.0, 2, ran(0, 1)),
+            entry(50.0, 2, ran(0, 1)),
         ];
         t.elapsed_secs = 60.0;
         assert_eq!(
@@ -251,7 +314,11 @@ mod tests {
         };
         t.ran(1, green);
         t.ran(1, green);
-        let done = t.entries.iter().filter(|e| e.what == "step done").count();
+        let done = t
+            .entries
+            .iter()
+            .filter(|e| e.what == What::StepDone)
+            .count();
         assert_eq!(done, 1, "{:?}", t.entries);
     }
 }

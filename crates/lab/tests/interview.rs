@@ -9,8 +9,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use fixture::{REFERENCE, Shared, TinyLab};
-use lab::cli::interview::{run, save};
+use lab::cli::interview::run;
 use lab::cli::watch::Event;
+use lab::interview::What;
 use lab::workspace::Workspace;
 
 /// A finished step, a hint taken, the time box running out: the transcript
@@ -39,7 +40,8 @@ fn an_interview_ends_on_time_keeps_the_answers_and_grades_the_attempt() {
         clippy: false,
         ..Default::default()
     };
-    let session = std::thread::spawn(move || {
+    let (done_tx, done) = mpsc::channel();
+    std::thread::spawn(move || {
         let transcript = run(
             &workspace,
             "adder",
@@ -48,9 +50,8 @@ fn an_interview_ends_on_time_keeps_the_answers_and_grades_the_attempt() {
             timer,
             Some(grading),
             &mut session_out,
-        )
-        .expect("the interview runs");
-        (workspace, transcript)
+        );
+        let _ = done_tx.send(transcript);
     });
 
     out.wait_for("Time is up.", Duration::from_secs(240));
@@ -63,14 +64,17 @@ fn an_interview_ends_on_time_keeps_the_answers_and_grades_the_attempt() {
         "{}",
         out.text()
     );
-    tx.send(Event::Line("It wraps in release builds;".into()))
-        .expect("the interview listens");
-    tx.send(Event::Line("checked_add says so.".into()))
-        .expect("the interview listens");
-    tx.send(Event::Rerun).expect("the interview listens");
+    tx.send(Event::Line(
+        "It wraps in release builds; checked_add says so.".into(),
+    ))
+    .expect("the interview listens");
     out.wait_for("Question 2/2: What would change", Duration::from_secs(10));
+    // An empty line skips the question.
     tx.send(Event::Rerun).expect("the interview listens");
-    let (workspace, transcript) = session.join().expect("the interview ends");
+    let transcript = done
+        .recv_timeout(Duration::from_secs(240))
+        .expect("the interview ends once graded")
+        .expect("the interview runs");
 
     let text = out.text();
     assert!(
@@ -81,14 +85,24 @@ fn an_interview_ends_on_time_keeps_the_answers_and_grades_the_attempt() {
     assert!(text.contains("# Grade: adder"), "{text}");
     assert!(text.contains("**strong**"), "{text}");
     assert_eq!(transcript.ended, "time is up");
-    let whats: Vec<(u32, &str)> = transcript
+    let whats: Vec<(u32, &What)> = transcript
         .entries
         .iter()
-        .map(|e| (e.step, e.what.as_str()))
+        .map(|e| (e.step, &e.what))
         .collect();
     assert_eq!(
         whats,
-        vec![(1, "ran: 2/2 passing"), (1, "step done"), (1, "hint")]
+        vec![
+            (
+                1,
+                &What::Ran {
+                    passed: 2,
+                    total: 2
+                }
+            ),
+            (1, &What::StepDone),
+            (1, &What::Hint)
+        ]
     );
     assert_eq!(
         transcript.answers[0].answer,
@@ -96,7 +110,8 @@ fn an_interview_ends_on_time_keeps_the_answers_and_grades_the_attempt() {
     );
     assert_eq!(transcript.answers[1].answer, "", "a skipped question");
 
-    let md = save(&workspace, &transcript).expect("the transcript is written");
+    // Written as it went, and once more at the end.
+    let md = transcript.markdown_path().expect("the transcript is kept");
     let written = std::fs::read_to_string(&md).expect("a Markdown transcript");
     assert!(
         written.contains("| 1 | ") && written.contains("checked_add says so."),

@@ -5,7 +5,8 @@
 //! left after every run and a transcript of runs, hints and finished steps;
 //! when time is up (or on `q`) the debrief questions one at a time, the answers
 //! typed kept in the transcript; then the grade of the attempt, visible and
-//! hidden tests, which has been running meanwhile.
+//! hidden tests, which has been running meanwhile. The transcript is written
+//! after every change, so an interview cut short keeps what happened.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -34,14 +35,45 @@ pub(super) fn interview(
 ) -> anyhow::Result<ExitCode> {
     let exercise = workspace.exercise(name)?;
     let (tx, rx) = std::sync::mpsc::channel();
-    let watcher = watch::watch_files(&exercise.dir.join("src"), tx.clone()).ok();
+    let watcher = match watch::watch_files(&exercise.dir.join("src"), tx.clone()) {
+        Ok(handle) => Some(handle),
+        Err(why) => {
+            writeln!(
+                out,
+                "File watching is unavailable here ({why}); press Enter to re-run instead."
+            )?;
+            None
+        }
+    };
     watch::read_keys(std::io::BufReader::new(std::io::stdin()), tx.clone());
-    let grading = (!no_grade).then(grade::Options::default);
+    // The interview's grade is the tests and clippy; the benches (a release
+    // build, minutes) are `cargo lab grade`'s.
+    let grading = (!no_grade).then(|| grade::Options {
+        bench: false,
+        ..grade::Options::default()
+    });
     let transcript = run(workspace, name, minutes, &rx, tx, grading, out)?;
     drop(watcher);
-    let saved = save(workspace, &transcript)?;
-    writeln!(out, "\nTranscript: {}", saved.display())?;
+    if let Some(path) = transcript.markdown_path() {
+        writeln!(out, "\nTranscript: {}", path.display())?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The time box: `--minutes`, else the round's in `exercise.toml`, else a
+/// technical screen's.
+pub fn time_box(minutes: Option<f64>, exercise: &Exercise) -> f64 {
+    minutes.unwrap_or(f64::from(exercise.meta.minutes.unwrap_or(DEFAULT_MINUTES)))
+}
+
+/// `--minutes`: a finite number of minutes, more than none and at most a day.
+pub fn parse_minutes(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(m) if m.is_finite() && m > 0.0 && m <= 24.0 * 60.0 => Ok(m),
+        _ => Err(format!(
+            "{text:?} is not a time box: give minutes, more than 0 and at most 1440"
+        )),
+    }
 }
 
 /// The whole interview on any event source (the lab's tests script one).
@@ -56,9 +88,12 @@ pub fn run(
     out: &mut dyn Write,
 ) -> anyhow::Result<Transcript> {
     let exercise = workspace.exercise(name)?;
-    let minutes = minutes.unwrap_or(f64::from(exercise.meta.minutes.unwrap_or(DEFAULT_MINUTES)));
-    introduce(&exercise, minutes, out)?;
+    let minutes = time_box(minutes, &exercise);
+    introduce(workspace, &exercise, minutes, out)?;
     let mut transcript = Transcript::start(name, &exercise.meta.round, minutes);
+    transcript
+        .keep_in(&transcripts_dir(workspace))
+        .context("writing the interview's transcript")?;
     std::thread::spawn(move || {
         std::thread::sleep(Duration::from_secs_f64(minutes * 60.0));
         let _ = timer.send(Event::TimeUp);
@@ -77,42 +112,57 @@ pub fn run(
         });
         writeln!(
             out,
-            "\n{}\nThe debrief: answer each question as you would aloud (one line, \
-             Enter), or press Enter to skip; q skips the rest.",
+            "\n{}\nThe debrief. Answer each question as you would aloud, on one line, then \
+             Enter; an empty line skips it, q skips the rest.",
             "─".repeat(60)
         )?;
-        transcript.answers = ask(&questions(workspace, &exercise)?, events, out)?;
-        match job {
-            Some(job) => {
-                writeln!(out, "\nGrading the attempt (visible and hidden tests)…")?;
-                out.flush()?;
-                let graded = job
-                    .join()
-                    .map_err(|_| anyhow::anyhow!("the grader panicked"))??;
-                Ok(Some(graded))
+        let questions = questions(&exercise, &transcript);
+        ask(&questions, events, &mut transcript, out)?;
+        let Some(job) = job else {
+            return Ok(None);
+        };
+        writeln!(
+            out,
+            "\nGrading the attempt: the visible and the hidden tests, and clippy, in a scratch \
+             copy of the lab (the first grade builds it: minutes)…"
+        )?;
+        out.flush()?;
+        match job.join() {
+            Ok(Ok(graded)) => Ok(Some(graded)),
+            // The transcript is saved already: a grade that failed is said, not fatal.
+            Ok(Err(e)) => {
+                writeln!(out, "Grading failed: {e:#}")?;
+                Ok(None)
             }
-            None => Ok(None),
+            Err(_) => {
+                writeln!(out, "Grading failed: the grader panicked")?;
+                Ok(None)
+            }
         }
     })?;
     if let Some(graded) = graded {
         write!(out, "\n{}", report::markdown(&graded))?;
-        let dir = transcripts_dir(workspace);
-        std::fs::create_dir_all(&dir)?;
-        let path = dir.join(format!("{name}-{}-grade.html", transcript.started_at));
+        let path =
+            transcripts_dir(workspace).join(format!("{name}-{}-grade.html", transcript.started_at));
         std::fs::write(&path, report::html(&graded))?;
         writeln!(out, "\nGrade report: {}", path.display())?;
     }
     Ok(transcript)
 }
 
-fn introduce(exercise: &Exercise, minutes: f64, out: &mut dyn Write) -> anyhow::Result<()> {
+fn introduce(
+    workspace: &Workspace,
+    exercise: &Exercise,
+    minutes: f64,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     writeln!(
         out,
         "{} — a mock {} round, {minutes} minutes.\n\n{}\n\n\
          The steps are the round's agenda: {}.\n\
          As in the room, take hints only when stuck: each one is written down. \
          Save a file to re-run the current step. Keys (then Enter): h hint · r re-run · \
-         q finish early.",
+         q finish early and go to the debrief.",
         exercise.meta.title,
         exercise.meta.round,
         exercise.question().unwrap_or_default(),
@@ -125,25 +175,34 @@ fn introduce(exercise: &Exercise, minutes: f64, out: &mut dyn Write) -> anyhow::
             .collect::<Vec<_>>()
             .join(" · ")
     )?;
+    let done = State::load(&workspace.state_path())?
+        .exercises
+        .get(&exercise.name)
+        .map(|p| p.steps_done())
+        .unwrap_or(0);
+    if done > 0 {
+        writeln!(
+            out,
+            "You start from your saved progress ({done} step(s) done); for a fresh attempt, \
+             quit and run `cargo lab reset {}` first.",
+            exercise.name
+        )?;
+    }
     Ok(())
 }
 
-/// The debrief, from how far the visible tests got: every question of a step
-/// not finished, the first of a finished one (to go deeper), then the
-/// exercise's own. (The report's list, picked with the hidden tests and the
-/// diagnosis, follows with the grade.)
-fn questions(workspace: &Workspace, exercise: &Exercise) -> anyhow::Result<Vec<FollowUp>> {
-    let state = State::load(&workspace.state_path())?;
-    let progress = state
-        .exercises
-        .get(&exercise.name)
-        .cloned()
-        .unwrap_or_default();
+/// The debrief, from what this attempt did: for each step worked on, every
+/// question if it is not finished, the first one (to go deeper) if it is; then
+/// the exercise's own. Steps never reached ask nothing. (The grade's list,
+/// picked with the hidden tests and the diagnosis, follows in its report.)
+fn questions(exercise: &Exercise, transcript: &Transcript) -> Vec<FollowUp> {
     let mut asked = Vec::new();
     for (i, step) in exercise.meta.steps.iter().enumerate() {
         let n = i as u32 + 1;
-        let done = progress.steps.get(&n).is_some_and(|p| p.done());
-        let (why, take) = if done {
+        if !transcript.reached(n, false) {
+            continue;
+        }
+        let (why, take) = if transcript.reached(n, true) {
             (format!("step {n} passes: going deeper"), 1)
         } else {
             (format!("step {n} is not finished"), step.follow_ups.len())
@@ -157,47 +216,57 @@ fn questions(workspace: &Workspace, exercise: &Exercise) -> anyhow::Result<Vec<F
         question: q.clone(),
         why: "the exercise as a whole".to_string(),
     }));
-    Ok(asked)
+    asked
 }
 
-/// One question at a time; the lines typed until an empty one are the answer.
+/// One question at a time, each answered by one line (an empty one skips
+/// it); after `q` the rest are recorded as skipped.
 fn ask(
     questions: &[FollowUp],
     events: &Receiver<Event>,
+    transcript: &mut Transcript,
     out: &mut dyn Write,
-) -> anyhow::Result<Vec<Answer>> {
-    let mut answers = Vec::new();
-    'questions: for (i, q) in questions.iter().enumerate() {
-        writeln!(
-            out,
-            "\nQuestion {}/{}: {}\n  ({})",
-            i + 1,
-            questions.len(),
-            q.question,
-            q.why
-        )?;
-        out.flush()?;
-        let mut answer: Vec<String> = Vec::new();
-        loop {
-            match events.recv() {
-                Ok(Event::Line(text)) => answer.push(text),
-                Ok(Event::Rerun) => break,
-                Ok(Event::Quit) | Err(_) => break 'questions,
-                // File changes, a late timer, a stray `h`: not an answer.
-                Ok(_) => {}
+) -> anyhow::Result<()> {
+    let mut stopped = false;
+    for (i, q) in questions.iter().enumerate() {
+        let mut answer = String::new();
+        if !stopped {
+            writeln!(
+                out,
+                "\nQuestion {}/{}: {}\n  ({})",
+                i + 1,
+                questions.len(),
+                q.question,
+                q.why
+            )?;
+            out.flush()?;
+            loop {
+                match events.recv() {
+                    Ok(Event::Line(text)) => {
+                        answer = text;
+                        break;
+                    }
+                    Ok(Event::Rerun) => break,
+                    Ok(Event::Quit) | Err(_) => {
+                        stopped = true;
+                        break;
+                    }
+                    // A file saved, the timer, `h`: not an answer.
+                    Ok(Event::Changed | Event::TimeUp | Event::Hint) => {}
+                }
             }
         }
-        answers.push(Answer {
+        transcript.answer(Answer {
             question: q.question.clone(),
             why: q.why.clone(),
-            answer: answer.join(" "),
+            answer,
         });
     }
-    Ok(answers)
+    Ok(())
 }
 
 /// Beside the progress file: the learner's, not the repository's.
-fn transcripts_dir(workspace: &Workspace) -> PathBuf {
+pub fn transcripts_dir(workspace: &Workspace) -> PathBuf {
     let state = workspace.state_path();
     state
         .parent()
@@ -205,16 +274,17 @@ fn transcripts_dir(workspace: &Workspace) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".lab-interviews"))
 }
 
-/// The transcript as JSON and Markdown; the Markdown's path.
-pub fn save(workspace: &Workspace, transcript: &Transcript) -> anyhow::Result<PathBuf> {
-    let dir = transcripts_dir(workspace);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let base = dir.join(format!("{}-{}", transcript.exercise, transcript.started_at));
-    std::fs::write(
-        base.with_extension("json"),
-        serde_json::to_string_pretty(transcript)?,
-    )?;
-    let md = base.with_extension("md");
-    std::fs::write(&md, transcript.markdown())?;
-    Ok(md)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A time box is a positive, finite number of minutes up to a day.
+    #[test]
+    fn minutes_must_be_a_real_time_box() {
+        assert_eq!(parse_minutes("45"), Ok(45.0));
+        assert_eq!(parse_minutes("0.5"), Ok(0.5));
+        for bad in ["0", "-5", "NaN", "inf", "1441", "soon"] {
+            assert!(parse_minutes(bad).is_err(), "{bad} was accepted");
+        }
+    }
 }

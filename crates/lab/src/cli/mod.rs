@@ -82,7 +82,7 @@ pub enum Command {
     Interview {
         name: String,
         /// The time box (default: the round's, from exercise.toml).
-        #[arg(long)]
+        #[arg(long, value_parser = interview::parse_minutes)]
         minutes: Option<f64>,
         /// Skip grading the attempt at the end.
         #[arg(long)]
@@ -117,7 +117,8 @@ pub enum Command {
         /// The HTML report's path (default: grade-<exercise>.html).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Bound on each test binary's run, in seconds (build included).
+        /// Bound on each run of the submission's code, in seconds: each suite
+        /// (after the build, bounded apart), clippy, each bench run.
         #[arg(long, default_value_t = 900)]
         timeout: u64,
         /// Accept a manifest that changes dependencies, and use it.

@@ -148,9 +148,15 @@ pub fn run_session(
         .get(name)
         .and_then(|p| p.next_step(steps))
         .unwrap_or(1);
+    // In an interview `q` ends the session and the debrief follows.
+    let quit = if transcript.is_some() {
+        "q finish"
+    } else {
+        "q quit"
+    };
     writeln!(
         out,
-        "Watching {} — save a file to re-run step {step}. Keys (then Enter): h hint · r re-run · q quit",
+        "Watching {} — save a file to re-run step {step}. Keys (then Enter): h hint · r re-run · {quit}",
         exercise.dir.join("src").display()
     )?;
     let mut run_now = true;
@@ -180,6 +186,11 @@ pub fn run_session(
                         run_now = true;
                         continue;
                     }
+                    None if transcript.is_some() => writeln!(
+                        out,
+                        "\nEvery step passes. q goes on to the debrief, or keep improving \
+                         until the time is up."
+                    )?,
                     None => writeln!(
                         out,
                         "\nEvery step passes. `cargo lab check {name}` lists the follow-up \

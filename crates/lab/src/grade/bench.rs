@@ -12,7 +12,7 @@ use crate::exercise::Exercise;
 use crate::workspace::Workspace;
 
 /// One benchmark id, measured on both.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Row {
     pub id: String,
     /// Criterion's estimate (the middle of its interval), in nanoseconds.
@@ -105,7 +105,7 @@ pub fn compare(
                     format!(
                         "failed after {} benchmark(s): {}",
                         estimates.len(),
-                        last_lines(&o.stderr, 3)
+                        o.stderr_tail(3)
                     )
                 };
                 (estimates, outcome)
@@ -124,11 +124,6 @@ pub fn compare(
     let submission = measured.pop().unwrap_or_default();
     let reference = measured.pop().unwrap_or_default();
     (combine(&reference, &submission), ran)
-}
-
-fn last_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    lines[lines.len().saturating_sub(n)..].join(" / ")
 }
 
 /// Pair the two runs' estimates by id, in the reference's order.

@@ -3,7 +3,8 @@
 //!
 //! Grading runs the candidate's code. It takes only their editable files (never
 //! their tests, manifests or provided files), in a scratch copy of the lab of
-//! its own (a [`Scratch`] beside verify's), with a wall-clock bound on each test binary, so a hung or crashing
+//! its own (a [`Scratch`] beside verify's), with a wall-clock bound on each run
+//! of their code (each suite, clippy, each bench run), so a hung or crashing
 //! submission never hangs the grader. One phase per function below:
 //! [`locate`], [`refusal`], [`prepare`], [`run_suites`], then
 //! [`score::score`], [`score::diagnose`], [`score::follow_ups`], the code
@@ -25,12 +26,13 @@ use crate::cargo::{self, TestCommand};
 use crate::exercise::{Exercise, Rubric};
 use crate::libtest::Outcome;
 use crate::mutant::Scratch;
-use crate::record::Record;
+use crate::record::{self, Standing};
 use crate::workspace::Workspace;
 
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// Bound on each test binary's run, build included.
+    /// Bound on each run of the candidate's code: one suite's tests (the
+    /// build before them is bounded apart), clippy, one bench run.
     pub timeout: Duration,
     /// Accept a submission whose manifest changes dependencies (and use it).
     pub allow_deps: bool,
@@ -128,9 +130,16 @@ pub struct Diagnosis {
     pub closeness: f64,
     /// Other known mistakes with exactly the same recorded failures: the tests
     /// cannot tell them apart from this one.
-    pub alike: Vec<String>,
+    pub alike: Vec<Alike>,
     pub step: u32,
     pub readme: String,
+}
+
+/// A known mistake the tests cannot tell from the one named.
+#[derive(Clone, Debug, Serialize)]
+pub struct Alike {
+    pub mutant: String,
+    pub mistake: String,
 }
 
 /// A question for the debrief, and why the grade asks it.
@@ -175,7 +184,12 @@ pub struct Grade {
     /// Set when the submission was refused before anything ran.
     pub refused: Option<String>,
     pub built: bool,
+    /// Every suite ran to its end: none hung, none crashed.
+    pub finished: bool,
     pub compiler_errors: Option<String>,
+    /// Which verify record the scores and the diagnosis rest on: "current"
+    /// (and whether `--thorough`), or why there is none to trust.
+    pub record: String,
     pub ran: Vec<Ran>,
     pub steps: Vec<StepGrade>,
     pub diagnosis: Vec<Diagnosis>,
@@ -198,7 +212,9 @@ pub fn grade(
         submission: submission.display().to_string(),
         refused: None,
         built: false,
+        finished: false,
         compiler_errors: None,
+        record: String::new(),
         ran: Vec::new(),
         steps: Vec::new(),
         diagnosis: Vec::new(),
@@ -215,7 +231,34 @@ pub fn grade(
     let scratch = Scratch::prepare_in(workspace, workspace.verify_dir().join("grade"))?;
     prepare(workspace, exercise, &src, &scratch, options)?;
     let outcomes = run_suites(&scratch.workspace(), exercise, options, &mut grade)?;
-    let record = Record::load(&exercise.record_path()).ok();
+    // A stale record names tests that may no longer exist (a renamed test
+    // would count as failed) and kill signatures that no longer hold: score
+    // on what ran, and name no mistake, rather than trust it.
+    let record = match record::standing(workspace, exercise)? {
+        Standing::Current(record) => {
+            grade.record = if record.thorough {
+                "current, --thorough".to_string()
+            } else {
+                "current (each mutant's named tests only)".to_string()
+            };
+            Some(record)
+        }
+        Standing::Stale { .. } => {
+            grade.record = format!(
+                "stale: the exercise changed since it was verified, so no mistake is named \
+                 (run `cargo lab verify {} --thorough`)",
+                exercise.name
+            );
+            None
+        }
+        Standing::Missing | Standing::Unreadable(_) => {
+            grade.record = format!(
+                "none: no mistake is named (run `cargo lab verify {} --thorough`)",
+                exercise.name
+            );
+            None
+        }
+    };
     grade.steps = score::score(exercise, record.as_ref(), &outcomes);
     grade.diagnosis = score::diagnose(
         workspace,
@@ -231,7 +274,8 @@ pub fn grade(
         grade.signals.clippy = counts;
         grade.ran.push(ran);
     }
-    if grade.built && options.bench && bench::available(exercise) {
+    // The benches run the candidate's code again: not after it hung.
+    if grade.finished && options.bench && bench::available(exercise) {
         let (comparison, ran) = bench::compare(&scratch.workspace(), exercise, options);
         grade.bench = comparison;
         grade.ran.extend(ran);
@@ -354,7 +398,9 @@ fn prepare(
     Ok(())
 }
 
-/// The visible spec, then the hidden tests, each as its own bounded run.
+/// The build first, bounded like any cold build; then the visible spec and
+/// the hidden tests, each run (the build already done) bounded by
+/// `--timeout`: a bound that stops a run names a hang, not a slow compiler.
 fn run_suites(
     copy: &Workspace,
     exercise: &Exercise,
@@ -362,27 +408,52 @@ fn run_suites(
     grade: &mut Grade,
 ) -> anyhow::Result<BTreeMap<String, Outcome>> {
     let mut outcomes = BTreeMap::new();
-    let mut suites = vec![("visible", "spec")];
+    let mut targets = vec!["spec"];
     if exercise.has_hidden_tests() {
-        suites.push(("hidden", "hidden"));
+        targets.push("hidden");
     }
-    grade.built = true;
-    for (what, target) in suites {
+    let suite = |target: &str| {
         let mut command = copy.test_command(exercise.package());
         command.test_targets = vec![target.to_string()];
-        command.timeout = options.timeout;
         command
             .env
             .push((crate::verify::KEEP_FAILED_VAR.into(), "0".into()));
+        command
+    };
+    let mut build = suite("spec");
+    build.test_targets = targets.iter().map(|t| t.to_string()).collect();
+    build.no_run = true;
+    let started = Instant::now();
+    let output = cargo::run_tests(&build, &|_| {})?;
+    grade.built = output.success;
+    grade.ran.push(Ran {
+        what: "build".to_string(),
+        command: describe(&build),
+        timeout_secs: build.timeout.as_secs(),
+        elapsed_secs: started.elapsed().as_secs_f64(),
+        outcome: if output.timed_out {
+            format!("stopped after {}s", build.timeout.as_secs())
+        } else if output.success {
+            "built".to_string()
+        } else {
+            "did not build".to_string()
+        },
+    });
+    if !grade.built {
+        grade.compiler_errors = Some(output.compiler_errors(40));
+        return Ok(outcomes);
+    }
+    grade.finished = true;
+    for target in targets {
+        let mut command = suite(target);
+        command.timeout = options.timeout;
         let started = Instant::now();
         let output = cargo::run_tests(&command, &|_| {})?;
         let outcome = if output.timed_out {
+            grade.finished = false;
             format!("stopped after {}s: a test hung", options.timeout.as_secs())
-        } else if output.build_failed() {
-            grade.built = false;
-            grade.compiler_errors = Some(output.compiler_errors(40));
-            "did not build".to_string()
         } else if !output.success && output.run.failed().next().is_none() {
+            grade.finished = false;
             "a test binary crashed".to_string()
         } else {
             format!(
@@ -390,6 +461,11 @@ fn run_suites(
                 output.run.passed().count(),
                 output.run.failed().count()
             )
+        };
+        let what = if target == "spec" {
+            "visible"
+        } else {
+            "hidden"
         };
         grade.ran.push(Ran {
             what: format!("{what} tests"),
@@ -399,9 +475,6 @@ fn run_suites(
             outcome,
         });
         outcomes.extend(output.run.outcomes);
-        if !grade.built {
-            break;
-        }
     }
     Ok(outcomes)
 }

@@ -34,6 +34,13 @@ pub fn markdown(grade: &Grade) -> String {
             s.rating.label()
         ));
     }
+    if !grade.finished && grade.built {
+        text.push_str(
+            "\n**A suite did not finish** (it hung or crashed: see What ran). Its tests that \
+             never reported count as failed, and name no mistake.\n",
+        );
+    }
+    text.push_str(&format!("\nVerify record: {}.\n", grade.record));
     text.push_str("\nRatings: ");
     let anchors: Vec<String> = [
         super::Rating::Strong,
@@ -54,10 +61,10 @@ pub fn markdown(grade: &Grade) -> String {
             String::new()
         } else {
             format!(
-                " The tests cannot tell it from {}.",
+                " The tests cannot tell it from {}: read the code to see which.",
                 d.alike
                     .iter()
-                    .map(|m| format!("`{m}`"))
+                    .map(|m| format!("`{}` ({})", m.mutant, m.mistake))
                     .collect::<Vec<_>>()
                     .join(", ")
             )
@@ -90,7 +97,10 @@ pub fn markdown(grade: &Grade) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         )),
-        None => text.push_str("- clippy warnings: not counted (see What ran)\n"),
+        None => text.push_str(
+            "- clippy warnings: not counted (--no-clippy, a submission that does not build, \
+             or clippy failing: see What ran)\n",
+        ),
     }
     for c in &grade.signals.changes {
         text.push_str(&format!("- {}: +{} −{}\n", c.file, c.added, c.removed));
@@ -228,8 +238,16 @@ pub fn html(grade: &Grade) -> String {
             let row: String = cells
                 .iter()
                 .map(|c| {
-                    let class = c.trim_matches('*').replace(' ', "-");
-                    format!("<{tag} class=\"{class}\">{}</{tag}>", inline(c))
+                    // Only a rating colours its cell: other cells can hold text
+                    // the submission wrote (a bench id), never put in an attribute.
+                    let rating = c.trim_matches('*');
+                    let class = match rating {
+                        "strong" | "leaning strong" | "needs improvement" | "poor" => {
+                            format!(" class=\"{}\"", rating.replace(' ', "-"))
+                        }
+                        _ => String::new(),
+                    };
+                    format!("<{tag}{class}>{}</{tag}>", inline(c))
                 })
                 .collect();
             body.push_str(&format!("<tr>{row}</tr>\n"));

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Count, Diagnosis, FollowUp, Rating, StepGrade};
+use super::{Alike, Count, Diagnosis, FollowUp, Rating, StepGrade};
 use crate::exercise::{Exercise, is_hidden_test, step_of};
 use crate::libtest::Outcome;
 use crate::record::Record;
@@ -94,7 +94,9 @@ pub fn diagnose(
     let Some(record) = record else {
         return Vec::new();
     };
-    let failing = |t: &String| outcomes.get(t) != Some(&Outcome::Passed);
+    // Only tests seen failing: a test that never reported (its suite hung or
+    // crashed) is a failure for the score, but no evidence of a mistake.
+    let failing = |t: &String| outcomes.get(t) == Some(&Outcome::Failed);
     let failed: BTreeSet<&String> = record.tests.iter().filter(|t| failing(t)).collect();
     let mut found: Vec<Diagnosis> = record
         .mutants
@@ -133,7 +135,10 @@ pub fn diagnose(
             theirs.sort();
             theirs == tests
         }) {
-            Some(same) => same.alike.push(d.mutant),
+            Some(same) => same.alike.push(Alike {
+                mutant: d.mutant,
+                mistake: d.mistake,
+            }),
             None => merged.push(d),
         }
     }
@@ -153,7 +158,7 @@ pub fn follow_ups(
         let Some(meta) = exercise.step(grade.step) else {
             continue;
         };
-        let mut why = format!("step {} is {}", grade.step, grade.rating.label());
+        let mut why = format!("step {} was rated {}", grade.step, grade.rating.label());
         if let Some(d) = diagnosis.iter().find(|d| d.step == grade.step) {
             why.push_str(&format!(" and behaves like `{}`", d.mutant));
         }

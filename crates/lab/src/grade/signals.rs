@@ -90,7 +90,7 @@ pub fn clippy(
             None
         }
         Ok(output) if !output.success => {
-            ran.outcome = "clippy did not finish (see the build above)".to_string();
+            ran.outcome = format!("clippy failed: {}", output.stderr_tail(3));
             None
         }
         Ok(output) => {
