@@ -121,7 +121,23 @@ fn changed_one(
             Some(format!("{shown} is not a verify record: {e}")),
         ),
     };
-    log(&format!("{}: {why}; verifying now", exercise.name));
+    // A record written with --thorough stays thorough: grade's diagnosis
+    // ranks by each mutant's whole failing set, and a default run would
+    // quietly replace it with the named tests only.
+    let was_thorough = Record::load(&exercise.record_path()).is_ok_and(|r| r.thorough);
+    let options = &verify::Options {
+        thorough: options.thorough || was_thorough,
+        ..options.clone()
+    };
+    log(&format!(
+        "{}: {why}; verifying now{}",
+        exercise.name,
+        if was_thorough {
+            " (--thorough, as its record was)"
+        } else {
+            ""
+        }
+    ));
     let before = Snapshot::take(workspace, exercise)?;
     let mut report = verify::verify(workspace, exercise, options, log)?;
     let how = format!(

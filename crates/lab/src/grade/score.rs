@@ -179,3 +179,28 @@ pub fn follow_ups(
     }));
     asked
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(passed: usize, total: usize) -> Count {
+        Count { passed, total }
+    }
+
+    /// The anchors, at their edges: every test for strong; every visible one
+    /// for leaning strong; exactly half for needs improvement; one short of
+    /// half for poor; a step with no tests is poor, never strong.
+    #[test]
+    fn ratings_follow_their_anchors_at_the_boundaries() {
+        assert_eq!(rate(&count(3, 3), &count(2, 2)), Rating::Strong);
+        assert_eq!(rate(&count(3, 3), &count(0, 0)), Rating::Strong);
+        assert_eq!(rate(&count(3, 3), &count(1, 2)), Rating::LeaningStrong);
+        assert_eq!(rate(&count(3, 3), &count(0, 3)), Rating::LeaningStrong);
+        assert_eq!(rate(&count(2, 3), &count(1, 1)), Rating::NeedsImprovement);
+        assert_eq!(rate(&count(1, 2), &count(1, 2)), Rating::NeedsImprovement);
+        assert_eq!(rate(&count(1, 3), &count(0, 0)), Rating::Poor);
+        assert_eq!(rate(&count(1, 2), &count(0, 1)), Rating::Poor);
+        assert_eq!(rate(&count(0, 0), &count(0, 0)), Rating::Poor);
+    }
+}
