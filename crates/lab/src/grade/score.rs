@@ -75,9 +75,9 @@ fn rate(visible: &Count, hidden: &Count) -> Rating {
     }
 }
 
-/// Known mistakes whose telling tests (as recorded by verify) all fail here, in
-/// steps where something passes (on a step where nothing works there is no
-/// mistake to name, only work not done). Closest first: by how much of the
+/// Known mistakes whose telling tests (as recorded by verify) all fail here,
+/// where the work was attempted: something passes at the mistake's step or a
+/// later one (a skeleton, or steps not started, are no mistake to name). Closest first: by how much of the
 /// submission's failures the mistake's recorded failures cover, over both
 /// (Jaccard). A `--thorough` record holds each mutant's whole failing set, so
 /// the closest is usually the mistake itself; a default record holds only the
@@ -104,8 +104,15 @@ pub fn diagnose(
         .filter(|m| !m.killed_by.is_empty() && m.killed_by.iter().all(failing))
         .filter_map(|m| {
             let step = m.killed_by.iter().filter_map(|t| step_of(t)).min()?;
-            let grade = steps.iter().find(|s| s.step == step)?;
-            if grade.visible.passed + grade.hidden.passed == 0 {
+            // Work not done yet is no mistake: name one only where something
+            // passes at its step or after it. (Not at its step alone: a
+            // mistake can fail every test of its own step, and the later
+            // steps passing show the work was done.)
+            let attempted = steps
+                .iter()
+                .filter(|s| s.step >= step)
+                .any(|s| s.visible.passed + s.hidden.passed > 0);
+            if !attempted {
                 return None;
             }
             let signature: BTreeSet<&String> = m.killed_by.iter().collect();
