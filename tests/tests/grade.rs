@@ -78,7 +78,9 @@ fn the_reference_grades_strong_with_no_diagnosis() {
         "the step's rubric at its rating: {out}"
     );
     assert!(
-        out.contains("What should happen when the sum overflows? (asked because step 1 was rated strong: going deeper)"),
+        out.contains(
+            "What should happen when the sum overflows? (step 1 was rated strong: to go deeper)"
+        ),
         "{out}"
     );
     assert!(out.contains("- clippy warnings: 0"), "{out}");
@@ -113,7 +115,10 @@ fn a_known_mistake_is_named_by_the_tests_it_fails() {
         "sub",
         "/// Add two numbers.\npub fn add(a: u32, b: u32) -> u32 {\n    if b == 0 { a + 1 } else { a + b }\n}\n",
     );
+    // A patch's leftover is not the candidate's code: neither copied nor counted.
+    lab.write("sub/exercises/adder/src/lib.rs.orig", REFERENCE);
     let (out, json, _) = grade(&lab, &dir, &[]);
+    assert!(!out.contains("lib.rs.orig"), "{out}");
     assert!(
         out.contains("| 1 Addition | 1/2 | 0/0 | **needs improvement** |"),
         "{out}"
@@ -131,8 +136,8 @@ fn a_known_mistake_is_named_by_the_tests_it_fails() {
     );
     assert!(
         out.contains(
-            "What should happen when the sum overflows? (asked because step 1 was rated \
-             needs improvement and behaves like `zero_breaks`)"
+            "What should happen when the sum overflows? (step 1 was rated needs \
+             improvement and behaves like `zero_breaks`)"
         ),
         "the debrief asks about the weak step, and says why: {out}"
     );
@@ -245,12 +250,24 @@ fn the_benches_compare_the_submission_with_the_reference() {
     let ratio: f64 = json
         .split("\"mean_ratio\": ")
         .nth(1)
-        .and_then(|rest| rest.split(|c: char| c == ',' || c == '\n').next())
+        .and_then(|rest| rest.split([',', '\n']).next())
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or_else(|| panic!("a mean ratio in {json}"));
     assert!(
         ratio > 10.0,
         "100 µs of sleep per call is far slower than an addition: {ratio}"
+    );
+
+    // Wrong code is not timed.
+    let wrong = submission(
+        &lab,
+        "wrong",
+        "/// Add two numbers.\npub fn add(a: u32, b: u32) -> u32 {\n    a + b + 1\n}\n",
+    );
+    let (out, _, _) = grade(&lab, &wrong, &[]);
+    assert!(
+        out.contains("Not run: not every visible test passes"),
+        "{out}"
     );
 }
 

@@ -60,7 +60,7 @@ fn an_interview_ends_on_time_keeps_the_answers_and_grades_the_attempt() {
         Duration::from_secs(10),
     );
     assert!(
-        out.text().contains("(step 1 passes: going deeper)"),
+        out.text().contains("(step 1 passes: to go deeper)"),
         "{}",
         out.text()
     );

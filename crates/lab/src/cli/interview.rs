@@ -35,16 +35,7 @@ pub(super) fn interview(
 ) -> anyhow::Result<ExitCode> {
     let exercise = workspace.exercise(name)?;
     let (tx, rx) = std::sync::mpsc::channel();
-    let watcher = match watch::watch_files(&exercise.dir.join("src"), tx.clone()) {
-        Ok(handle) => Some(handle),
-        Err(why) => {
-            writeln!(
-                out,
-                "File watching is unavailable here ({why}); press Enter to re-run instead."
-            )?;
-            None
-        }
-    };
+    let watcher = watch::watch_or_say(&exercise.dir.join("src"), tx.clone(), out)?;
     watch::read_keys(std::io::BufReader::new(std::io::stdin()), tx.clone());
     // The interview's grade is the tests and clippy; the benches (a release
     // build, minutes) are `cargo lab grade`'s.
@@ -203,7 +194,7 @@ fn questions(exercise: &Exercise, transcript: &Transcript) -> Vec<FollowUp> {
             continue;
         }
         let (why, take) = if transcript.reached(n, true) {
-            (format!("step {n} passes: going deeper"), 1)
+            (format!("step {n} passes: to go deeper"), 1)
         } else {
             (format!("step {n} is not finished"), step.follow_ups.len())
         };
@@ -212,10 +203,7 @@ fn questions(exercise: &Exercise, transcript: &Transcript) -> Vec<FollowUp> {
             why: why.clone(),
         }));
     }
-    asked.extend(exercise.meta.follow_ups.iter().map(|q| FollowUp {
-        question: q.clone(),
-        why: "the exercise as a whole".to_string(),
-    }));
+    asked.extend(FollowUp::of_the_exercise(exercise));
     asked
 }
 

@@ -72,6 +72,25 @@ pub fn watch_files(
     Ok(watcher)
 }
 
+/// [`watch_files`], or `None` after saying why watching is unavailable (the
+/// loop then re-runs on Enter only).
+pub fn watch_or_say(
+    dir: &Path,
+    events: Sender<Event>,
+    out: &mut dyn Write,
+) -> anyhow::Result<Option<notify::RecommendedWatcher>> {
+    match watch_files(dir, events) {
+        Ok(handle) => Ok(Some(handle)),
+        Err(why) => {
+            writeln!(
+                out,
+                "File watching is unavailable here ({why}); press Enter to re-run instead."
+            )?;
+            Ok(None)
+        }
+    }
+}
+
 /// Turn lines of input into events: `h`, `r` (or empty), `q`; end of input quits.
 pub fn read_keys(input: impl BufRead + Send + 'static, events: Sender<Event>) {
     std::thread::spawn(move || {
@@ -104,16 +123,7 @@ pub(super) fn watch(
 ) -> anyhow::Result<ExitCode> {
     let exercise = workspace.exercise(name)?;
     let (tx, rx) = std::sync::mpsc::channel();
-    let watcher = match watch_files(&exercise.dir.join("src"), tx.clone()) {
-        Ok(handle) => Some(handle),
-        Err(why) => {
-            writeln!(
-                out,
-                "File watching is unavailable here ({why}); press Enter to re-run instead."
-            )?;
-            None
-        }
-    };
+    let watcher = watch_or_say(&exercise.dir.join("src"), tx.clone(), out)?;
     read_keys(std::io::BufReader::new(std::io::stdin()), tx);
     let code = run_loop(workspace, name, rx, out);
     drop(watcher);

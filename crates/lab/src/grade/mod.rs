@@ -149,6 +149,16 @@ pub struct FollowUp {
     pub why: String,
 }
 
+impl FollowUp {
+    /// The exercise's own questions, asked after the steps'.
+    pub fn of_the_exercise(exercise: &Exercise) -> impl Iterator<Item = FollowUp> + '_ {
+        exercise.meta.follow_ups.iter().map(|q| FollowUp {
+            question: q.clone(),
+            why: "about the exercise as a whole".to_string(),
+        })
+    }
+}
+
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct FileChange {
     pub file: String,
@@ -196,6 +206,8 @@ pub struct Grade {
     pub signals: Signals,
     /// The benches, the submission's and the reference's in the same run.
     pub bench: Option<bench::Comparison>,
+    /// Why the benches did not run, when they were asked for and did not.
+    pub bench_skipped: Option<String>,
     pub follow_ups: Vec<FollowUp>,
 }
 
@@ -220,6 +232,7 @@ pub fn grade(
         diagnosis: Vec::new(),
         signals: signals::read(exercise, &src),
         bench: None,
+        bench_skipped: None,
         follow_ups: Vec::new(),
     };
     if let Some(why) = refusal(exercise, &src, options) {
@@ -274,11 +287,25 @@ pub fn grade(
         grade.signals.clippy = counts;
         grade.ran.push(ran);
     }
-    // The benches run the candidate's code again: not after it hung.
-    if grade.finished && options.bench && bench::available(exercise) {
-        let (comparison, ran) = bench::compare(&scratch.workspace(), exercise, options);
-        grade.bench = comparison;
-        grade.ran.extend(ran);
+    if options.bench && bench::available(exercise) {
+        let all_visible = grade
+            .steps
+            .iter()
+            .all(|s| s.visible.passed == s.visible.total);
+        // The benches run the candidate's code again, and time it: not after
+        // it hung, and not while it is wrong (a ratio for wrong code misleads).
+        if !grade.finished {
+            grade.bench_skipped =
+                Some("a suite hung or crashed, so its code is not run again".into());
+        } else if !all_visible {
+            grade.bench_skipped = Some(
+                "not every visible test passes, and the speed of wrong code means nothing".into(),
+            );
+        } else {
+            let (comparison, ran) = bench::compare(&scratch.workspace(), exercise, options);
+            grade.bench = comparison;
+            grade.ran.extend(ran);
+        }
     }
     Ok(grade)
 }
@@ -341,13 +368,15 @@ fn refusal(exercise: &Exercise, crate_dir: &Path, options: &Options) -> Option<S
     None
 }
 
-/// Files of `src/` the candidate may change: not the provided ones.
+/// Files of `src/` the candidate may change: its Rust and SQL sources (not an
+/// editor's backup or a patch's `.orig`), minus the provided ones.
 pub(super) fn editable(exercise: &Exercise, crate_dir: &Path) -> Vec<PathBuf> {
     let provided = exercise.provided_files();
     let mut files = Vec::new();
     collect(&crate_dir.join("src"), &mut files);
     files
         .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "rs" || e == "sql"))
         .filter_map(|f| f.strip_prefix(crate_dir).ok().map(Path::to_path_buf))
         .filter(|relative| !provided.contains(relative))
         .collect()

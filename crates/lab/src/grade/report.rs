@@ -109,7 +109,7 @@ pub fn markdown(grade: &Grade) -> String {
     if !grade.follow_ups.is_empty() {
         text.push_str("\n## For the debrief\n\n");
         for q in &grade.follow_ups {
-            text.push_str(&format!("- {} (asked because {})\n", q.question, q.why));
+            text.push_str(&format!("- {} ({})\n", q.question, q.why));
         }
     }
     text.push_str("\n## What ran\n\n");
@@ -145,7 +145,10 @@ fn rubric(grade: &Grade) -> String {
 /// The benches side by side, or why there are none.
 fn bench(grade: &Grade) -> String {
     let Some(comparison) = &grade.bench else {
-        return String::new();
+        return match &grade.bench_skipped {
+            Some(why) => format!("\n## Benches\n\nNot run: {why}.\n"),
+            None => String::new(),
+        };
     };
     let mut text = String::from(
         "\n## Benches (same run, same machine: read the ratio)\n\n\

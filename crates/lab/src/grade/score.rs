@@ -170,7 +170,7 @@ pub fn follow_ups(
             why.push_str(&format!(" and behaves like `{}`", d.mutant));
         }
         let questions = if grade.rating == Rating::Strong {
-            why.push_str(": going deeper");
+            why.push_str(": to go deeper");
             &meta.follow_ups[..meta.follow_ups.len().min(1)]
         } else {
             &meta.follow_ups[..]
@@ -180,10 +180,7 @@ pub fn follow_ups(
             why: why.clone(),
         }));
     }
-    asked.extend(exercise.meta.follow_ups.iter().map(|q| FollowUp {
-        question: q.clone(),
-        why: "the exercise as a whole".to_string(),
-    }));
+    asked.extend(FollowUp::of_the_exercise(exercise));
     asked
 }
 
