@@ -291,7 +291,7 @@ async fn step3_the_expiry_is_set_to_the_millisecond() -> anyhow::Result<()> {
     let mut conn = redis.connection().await?;
     let ttl_ms: i64 = conn.pttl(limiter.redis_key("k")).await?;
     assert!(
-        ttl_ms <= 1500 && ttl_ms >= 1500 - TTL_SLACK_MS,
+        (1500 - TTL_SLACK_MS..=1500).contains(&ttl_ms),
         "the bucket is full again in 1500 ms, so the key must expire then, to the millisecond; \
          PTTL is {ttl_ms} ms (README step 3: PEXPIRE in milliseconds — EXPIRE rounds to whole \
          seconds and drops the key early)"
