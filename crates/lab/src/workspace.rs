@@ -45,6 +45,23 @@ impl Workspace {
 
     /// `cargo test -p <package>` in this workspace, building into its target
     /// directory. Every test run the lab makes starts here.
+    /// `cargo <args>` at this lab's root, on its target directory, captured and
+    /// stopped after `timeout` (see [`crate::cargo::run_bounded`]).
+    pub fn cargo_bounded(
+        &self,
+        args: &[String],
+        timeout: std::time::Duration,
+    ) -> anyhow::Result<crate::cargo::Bounded> {
+        crate::cargo::run_bounded(
+            &self.root,
+            args,
+            Some(&self.target_dir()),
+            &[],
+            timeout,
+            &|_| {},
+        )
+    }
+
     pub fn test_command(&self, package: &str) -> TestCommand {
         let mut command = TestCommand::new(&self.root, package);
         command.target_dir = Some(self.target_dir());

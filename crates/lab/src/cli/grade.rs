@@ -20,44 +20,35 @@ pub(super) fn grade(
     options: &Options,
     out: &mut dyn Write,
 ) -> anyhow::Result<ExitCode> {
-    match run(workspace, submission, name, report_path, options, out) {
-        Ok(code) => Ok(code),
+    let graded = (|| -> anyhow::Result<()> {
+        let exercise = workspace.exercise(name)?;
+        let started = Instant::now();
+        let (dir, _clone) = fetch(submission)?;
+        let graded = grade::grade(workspace, &exercise, &dir, options)?;
+        let markdown = report::markdown(&graded);
+        write!(out, "{markdown}")?;
+        let html_path = report_path
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(format!("grade-{name}.html")));
+        std::fs::write(&html_path, report::html(&graded))
+            .with_context(|| format!("writing {}", html_path.display()))?;
+        std::fs::write(html_path.with_extension("md"), &markdown)?;
+        std::fs::write(html_path.with_extension("json"), report::json(&graded)?)?;
+        writeln!(
+            out,
+            "\nGraded in {:.0} s. Reports: {} (and .md, .json beside it).",
+            started.elapsed().as_secs_f64(),
+            html_path.display()
+        )?;
+        Ok(())
+    })();
+    match graded {
+        Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) => {
             writeln!(out, "Grading failed: {e:#}")?;
             Ok(ExitCode::from(1))
         }
     }
-}
-
-fn run(
-    workspace: &Workspace,
-    submission: &str,
-    name: &str,
-    report_path: Option<&Path>,
-    options: &Options,
-    out: &mut dyn Write,
-) -> anyhow::Result<ExitCode> {
-    let exercise = workspace.exercise(name)?;
-    let started = Instant::now();
-    let (dir, _clone) = fetch(submission)?;
-    let graded = grade::grade(workspace, &exercise, &dir, options)?;
-    let markdown = report::markdown(&graded);
-    write!(out, "{markdown}")?;
-    let html_path = report_path
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from(format!("grade-{name}.html")));
-    std::fs::write(&html_path, report::html(&graded))
-        .with_context(|| format!("writing {}", html_path.display()))?;
-    std::fs::write(html_path.with_extension("md"), &markdown)?;
-    std::fs::write(html_path.with_extension("json"), report::json(&graded)?)?;
-    writeln!(
-        out,
-        "\nGraded in {:.0} s. Reports: {} (and .md, .json beside it).",
-        started.elapsed().as_secs_f64(),
-        html_path.display()
-    )?;
-    // The grade is in the report; the exit code only says grading worked.
-    Ok(ExitCode::SUCCESS)
 }
 
 /// A directory as it is, or a git URL cloned (shallow, bounded) into a

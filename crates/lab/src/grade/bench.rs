@@ -84,14 +84,7 @@ pub fn compare(
             "never".into(),
         ]);
         let started = Instant::now();
-        let output = crate::cargo::run_bounded(
-            &copy.root,
-            &args,
-            Some(&copy.target_dir()),
-            &[],
-            options.timeout,
-            &|_| {},
-        );
+        let output = copy.cargo_bounded(&args, options.timeout);
         let (estimates, outcome) = match output {
             Ok(o) if o.timed_out => (
                 Vec::new(),

@@ -69,14 +69,7 @@ pub fn clippy(
     .map(String::from)
     .to_vec();
     let started = Instant::now();
-    let result = crate::cargo::run_bounded(
-        &copy.root,
-        &args,
-        Some(&copy.target_dir()),
-        &[],
-        options.timeout,
-        &|_| {},
-    );
+    let result = copy.cargo_bounded(&args, options.timeout);
     let mut ran = Ran {
         what: "clippy".to_string(),
         command: format!("cargo {} (in the scratch copy)", args.join(" ")),
