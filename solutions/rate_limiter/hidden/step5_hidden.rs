@@ -1,25 +1,15 @@
 //! Hidden tests of step 5 — what the limiter does when Redis is gone. Faults come
 //! from labkit's proxy between the limiter and Redis, as in the visible step 5.
 
-use std::sync::Arc;
+use rate_limiter::FailurePolicy;
 
-use axum::Router;
-use axum::routing::get;
-use rate_limiter::{FailurePolicy, Limiter, rate_limited};
-
-use crate::support::faults::behind_a_proxy;
+use crate::support::faults::served_behind_a_proxy;
 
 /// A fail-open outage is the handler's own answer: no `RateLimit` field, which could only be invented (`r=0;t=0` says the quota is spent and whole at once).
 #[tokio::test]
 async fn step5_a_fail_open_outage_advertises_no_quota_it_could_not_read() -> anyhow::Result<()> {
     let redis = labkit::TestRedis::new().await?;
-    let (proxy, limiter) = behind_a_proxy(&redis, FailurePolicy::FailOpen).await?;
-    let limiter: Arc<dyn Limiter> = Arc::new(limiter);
-    let app = rate_limited(
-        Router::new().route("/hello", get(|| async { "hello" })),
-        limiter,
-    );
-    let server = labkit::http::TestServer::start(app).await?;
+    let (proxy, server) = served_behind_a_proxy(&redis, FailurePolicy::FailOpen).await?;
     let healthy = server.get("/hello", &[]).await?;
     assert_eq!(healthy.status, 200, "{}", healthy.text());
     assert!(

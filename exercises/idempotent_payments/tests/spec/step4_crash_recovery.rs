@@ -544,16 +544,8 @@ async fn step4_two_retries_after_a_lease_runs_out_one_takes_over_and_the_other_g
         (third, second)
     };
     let loser = labkit::within(Duration::from_secs(5), "the retry that lost", loser).await??;
-    assert_eq!(
-        loser.status,
-        409,
-        "README step 3: a duplicate while another request holds the key gets 409: {}",
-        loser.text()
-    );
-    assert_eq!(loser.problem_type(), "/problems/request-in-progress");
-    assert!(
-        loser.header("retry-after").is_some(),
-        "the 409 carries Retry-After"
+    loser.assert_in_progress(
+        "README step 3: a duplicate while another request holds the key gets 409",
     );
 
     hold.commit().await?;

@@ -6,15 +6,12 @@
 //! Redis comes back, decisions use it again without a restart. Faults come from
 //! labkit's proxy between the limiter and Redis.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::routing::get;
-use rate_limiter::{Decision, FailurePolicy, Limiter, RedisTokenBucket, rate_limited};
+use rate_limiter::{Decision, FailurePolicy, RedisTokenBucket};
 use tracing::instrument::WithSubscriber;
 
-use crate::support::faults::{TIMEOUT, behind_a_proxy};
+use crate::support::faults::{TIMEOUT, behind_a_proxy, served_behind_a_proxy};
 use crate::support::{ms, secs};
 
 /// Each test allows ten times the decision budget before calling a decision hung.
@@ -184,13 +181,7 @@ async fn step5_the_limiter_recovers_when_redis_returns() -> anyhow::Result<()> {
 async fn step5_a_fail_closed_outage_reaches_http_clients_as_503_with_retry_after()
 -> anyhow::Result<()> {
     let redis = labkit::TestRedis::new().await?;
-    let (proxy, limiter) = behind_a_proxy(&redis, FailurePolicy::FailClosed).await?;
-    let limiter: Arc<dyn Limiter> = Arc::new(limiter);
-    let app = rate_limited(
-        Router::new().route("/hello", get(|| async { "hello" })),
-        limiter,
-    );
-    let server = labkit::http::TestServer::start(app).await?;
+    let (proxy, server) = served_behind_a_proxy(&redis, FailurePolicy::FailClosed).await?;
     assert_eq!(server.get("/hello", &[]).await?.status, 200);
     proxy.cut();
     let response = server.get("/hello", &[]).await?;
@@ -214,13 +205,7 @@ async fn step5_a_fail_closed_outage_reaches_http_clients_as_503_with_retry_after
 async fn step5_a_fail_open_outage_reaches_http_clients_as_the_handlers_answer() -> anyhow::Result<()>
 {
     let redis = labkit::TestRedis::new().await?;
-    let (proxy, limiter) = behind_a_proxy(&redis, FailurePolicy::FailOpen).await?;
-    let limiter: Arc<dyn Limiter> = Arc::new(limiter);
-    let app = rate_limited(
-        Router::new().route("/hello", get(|| async { "hello" })),
-        limiter,
-    );
-    let server = labkit::http::TestServer::start(app).await?;
+    let (proxy, server) = served_behind_a_proxy(&redis, FailurePolicy::FailOpen).await?;
     proxy.cut();
     let response = server.get("/hello", &[]).await?;
     assert_eq!(

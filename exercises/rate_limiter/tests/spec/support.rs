@@ -206,4 +206,19 @@ pub mod faults {
         .with_failure_policy(policy, TIMEOUT);
         Ok((proxy, limiter))
     }
+
+    /// That limiter in front of one `/hello` route, served on a real socket.
+    pub async fn served_behind_a_proxy(
+        redis: &labkit::TestRedis,
+        policy: FailurePolicy,
+    ) -> anyhow::Result<(labkit::FaultProxy, labkit::http::TestServer)> {
+        let (proxy, limiter) = behind_a_proxy(redis, policy).await?;
+        let limiter: std::sync::Arc<dyn rate_limiter::Limiter> = std::sync::Arc::new(limiter);
+        let app = rate_limiter::rate_limited(
+            axum::Router::new().route("/hello", axum::routing::get(|| async { "hello" })),
+            limiter,
+        );
+        let server = labkit::http::TestServer::start(app).await?;
+        Ok((proxy, server))
+    }
 }

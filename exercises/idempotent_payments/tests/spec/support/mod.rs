@@ -383,6 +383,19 @@ impl TestResponse {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// A 409 `request-in-progress`: the key is held by a request still
+    /// working, and the client is told when to come back (Retry-After, in
+    /// whole seconds, at least 1). `why` says which README promise it is.
+    pub fn assert_in_progress(&self, why: &str) {
+        assert_eq!(self.status, 409, "{why}: {}", self.text());
+        assert_eq!(self.problem_type(), "/problems/request-in-progress");
+        let retry_after: u64 = self
+            .header("retry-after")
+            .and_then(|v| v.parse().ok())
+            .expect("409 carries Retry-After in seconds");
+        assert!(retry_after >= 1, "Retry-After is at least 1 s");
+    }
+
     /// The problem+json `type`, after checking the content type says so.
     pub fn problem_type(&self) -> String {
         assert_eq!(
