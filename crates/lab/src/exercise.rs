@@ -14,7 +14,7 @@ pub struct Meta {
     pub title: String,
     /// Which interview round it prepares for.
     pub round: String,
-    /// Services the tests need: "postgres", "redis", "kafka".
+    /// Services the tests need: "postgres", "redis", "kafka", "mysql".
     #[serde(default)]
     pub services: Vec<String>,
     /// Position on the dashboard (then by name).

@@ -350,7 +350,8 @@ fn service_lines(exercise: &Exercise) -> String {
     };
     format!(
         "The tests need {needs}. They find each one by themselves, in this order:\n\n\
-         1. a URL you export (`LAB_POSTGRES_URL`, `LAB_REDIS_URL`, `LAB_KAFKA_BROKERS`);\n\
+         1. a URL you export (`LAB_POSTGRES_URL`, `LAB_REDIS_URL`, `LAB_KAFKA_BROKERS`, \
+         `LAB_MYSQL_URL`);\n\
          2. servers started by `cargo lab services up` (with Docker through \
          `docker/compose.yml`, else from binaries on your machine);\n\
          3. a server already on its default local port;\n\

@@ -1,10 +1,10 @@
-//! `cargo lab services up | status | down` end to end, with real Postgres and
-//! Redis started from this machine's binaries, in a services directory of the
-//! test's own (so a learner's running services are never touched).
+//! `cargo lab services up | status | down` end to end, with real Postgres, Redis
+//! and MariaDB started from this machine's binaries, in a services directory of
+//! the test's own (so a learner's running services are never touched).
 //!
-//! Needs the Postgres server binaries and redis-server; Kafka is left out (tansu
-//! takes twenty minutes to install, and its start is the same code path as
-//! Redis's plus a spawn).
+//! Needs the Postgres server binaries, redis-server and MariaDB's server
+//! (Debian: `mariadb-server`); Kafka is left out (tansu takes twenty minutes to
+//! install, and its start is the same code path as Redis's plus a spawn).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -34,6 +34,7 @@ impl ServicesDir {
             .env_remove("DATABASE_URL")
             .env_remove("LAB_REDIS_URL")
             .env_remove("LAB_KAFKA_BROKERS")
+            .env_remove("LAB_MYSQL_URL")
             .output()
             .expect("the lab binary runs")
     }
@@ -153,6 +154,44 @@ fn up_status_and_down_run_postgres_and_redis_of_the_labs_own() {
         );
     }
     assert_eq!(LabServices::load(&dir.0).services().count(), 0);
+}
+
+/// `up --only mysql` starts a MariaDB of the lab's own on a lab-owned port,
+/// `status` shows it answering with its version, and `down` stops exactly it.
+#[test]
+fn up_status_and_down_run_a_mariadb_of_the_labs_own() {
+    let dir = ServicesDir::new("mariadb");
+    let up = dir.lab(&["services", "up", "--only", "mysql", "--local"]);
+    assert!(up.status.success(), "{}", text(&up));
+
+    let url = LabServices::load(&dir.0)
+        .url(Service::Mysql)
+        .expect("MariaDB recorded")
+        .to_string();
+    let addr = addr_of(&url);
+    assert_ne!(addr, Service::Mysql.default_addr(), "a lab-owned port");
+    let version =
+        probe::mysql_greeting(&addr, Duration::from_secs(5)).expect("the lab's MariaDB greets");
+
+    let status = dir.lab(&["services", "status"]);
+    let shown = text(&status);
+    assert!(
+        shown.contains(&format!(
+            "{url} (started by `cargo lab services up`), answers ({version})"
+        )),
+        "{shown}"
+    );
+    let pid = pid_in(&dir.0, "mysql");
+    assert!(alive(pid));
+
+    let down = dir.lab(&["services", "down", "--only", "mysql"]);
+    assert!(down.status.success(), "{}", text(&down));
+    assert!(!alive(pid), "MariaDB (pid {pid}) still runs after down");
+    assert!(
+        !probe::tcp_answers(&addr, Duration::from_millis(300)),
+        "{addr} still answers after down"
+    );
+    assert_eq!(LabServices::load(&dir.0).url(Service::Mysql), None);
 }
 
 /// `down` with nothing started stops nothing, and says so; the machine's own

@@ -9,8 +9,8 @@
 //! 2. the lab's own services, if `cargo lab services up` started them (it writes
 //!    their addresses to [`LabServices::file`]);
 //! 3. a server already answering on the service's default local address
-//!    (127.0.0.1:5432 as user `postgres`, 127.0.0.1:6379, 127.0.0.1:9092), the way
-//!    psql, redis-cli and sqlx find one;
+//!    (127.0.0.1:5432 as user `postgres`, 127.0.0.1:6379, 127.0.0.1:9092,
+//!    127.0.0.1:3306 as `root`), the way psql, redis-cli, mariadb and sqlx find one;
 //! 4. (labkit only) a container through Docker, then a clear error.
 //!
 //! Each step is tried only if the ones before it found nothing, so a user who set
@@ -57,16 +57,25 @@ pub enum Service {
     Postgres,
     Redis,
     Kafka,
+    /// MariaDB (or MySQL): the second relational engine, for the exercises that
+    /// compare what two engines do with the same SQL.
+    Mysql,
 }
 
 impl Service {
-    pub const ALL: [Service; 3] = [Service::Postgres, Service::Redis, Service::Kafka];
+    pub const ALL: [Service; 4] = [
+        Service::Postgres,
+        Service::Redis,
+        Service::Kafka,
+        Service::Mysql,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Service::Postgres => "Postgres",
             Service::Redis => "Redis",
             Service::Kafka => "Kafka",
+            Service::Mysql => "MariaDB",
         }
     }
 
@@ -76,6 +85,8 @@ impl Service {
             Service::Postgres => "postgres",
             Service::Redis => "redis",
             Service::Kafka => "kafka",
+            // The name sqlx gives the protocol, and labkit's feature for it.
+            Service::Mysql => "mysql",
         }
     }
 
@@ -90,6 +101,7 @@ impl Service {
             Service::Postgres => &["LAB_POSTGRES_URL", "DATABASE_URL"],
             Service::Redis => &["LAB_REDIS_URL"],
             Service::Kafka => &["LAB_KAFKA_BROKERS"],
+            Service::Mysql => &["LAB_MYSQL_URL"],
         }
     }
 
@@ -99,6 +111,7 @@ impl Service {
             Service::Postgres => "postgres://postgres@127.0.0.1:5432/postgres",
             Service::Redis => "redis://127.0.0.1:6379",
             Service::Kafka => "127.0.0.1:9092",
+            Service::Mysql => "mysql://root@127.0.0.1:3306/mysql",
         }
     }
 
@@ -108,16 +121,19 @@ impl Service {
             Service::Postgres => "127.0.0.1:5432",
             Service::Redis => "127.0.0.1:6379",
             Service::Kafka => "127.0.0.1:9092",
+            Service::Mysql => "127.0.0.1:3306",
         }
     }
 
     /// The URL (or broker list) the lab uses for a server at `addr`: Postgres as
-    /// user `postgres` on database `postgres`, which every fresh cluster has.
+    /// user `postgres` on database `postgres`, which every fresh cluster has;
+    /// MariaDB as `root` without a password on database `mysql`, likewise.
     pub fn url_for(self, addr: &str) -> String {
         match self {
             Service::Postgres => format!("postgres://postgres@{addr}/postgres"),
             Service::Redis => format!("redis://{addr}"),
             Service::Kafka => addr.to_string(),
+            Service::Mysql => format!("mysql://root@{addr}/mysql"),
         }
     }
 }
@@ -325,8 +341,10 @@ impl Sources {
         if !probe::tcp_answers(addr, self.probe_timeout) {
             return Ok(None);
         }
-        if service == Service::Postgres {
-            check_default_postgres_login(addr, self.probe_timeout * 10)?;
+        match service {
+            Service::Postgres => check_default_postgres_login(addr, self.probe_timeout * 10)?,
+            Service::Mysql => check_default_mysql_greeting(addr, self.probe_timeout * 10)?,
+            Service::Redis | Service::Kafka => {}
         }
         Ok(Some(Located {
             service,
@@ -352,6 +370,19 @@ fn check_default_postgres_login(addr: &str, timeout: Duration) -> Result<(), Loc
              export LAB_POSTGRES_URL=postgres://USER:PASSWORD@{addr}/postgres\n\
              or run `cargo lab services up`, which starts a Postgres of the lab's own on \
              another port (LAB_POSTGRES_URL still wins over both)."
+        ),
+    })
+}
+
+/// Whatever answers on MariaDB's default port must at least greet like one; a
+/// login problem (root wants a password) is left to the client, whose error
+/// names the URL and `LAB_MYSQL_URL`.
+fn check_default_mysql_greeting(addr: &str, timeout: Duration) -> Result<(), LocateError> {
+    probe::mysql_greeting(addr, timeout).map(drop).map_err(|problem| LocateError {
+        service: Service::Mysql,
+        message: format!(
+            "something answers on {addr} (MariaDB's default port), but {problem}. Point the \
+             lab at your MariaDB or MySQL:\n  export LAB_MYSQL_URL=mysql://USER:PASSWORD@HOST:PORT/mysql"
         ),
     })
 }

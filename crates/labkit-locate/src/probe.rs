@@ -139,6 +139,27 @@ fn error_response(payload: &[u8]) -> LoginProblem {
     LoginProblem::Refused { sqlstate, message }
 }
 
+/// Read the greeting a MySQL-protocol server sends first: a packet header (3
+/// bytes of length, a sequence number of 0) and protocol version 10. `Ok` with
+/// the server's version string ("10.11.19-MariaDB-…").
+pub fn mysql_greeting(addr: &str, timeout: Duration) -> Result<String, String> {
+    let mut stream = connect(addr, timeout).map_err(|e| e.to_string())?;
+    let mut header = [0u8; 5];
+    stream
+        .read_exact(&mut header)
+        .map_err(|e| format!("it sent no MySQL greeting ({e})"))?;
+    let length = u32::from_le_bytes([header[0], header[1], header[2], 0]) as usize;
+    if header[3] != 0 || header[4] != 10 || !(2..=1024).contains(&length) {
+        return Err("its first bytes are not a MySQL protocol greeting".to_string());
+    }
+    let mut rest = vec![0u8; length - 1];
+    stream
+        .read_exact(&mut rest)
+        .map_err(|e| format!("its greeting was cut short ({e})"))?;
+    let version = rest.split(|b| *b == 0).next().unwrap_or_default();
+    Ok(String::from_utf8_lossy(version).into_owned())
+}
+
 /// Send `PING`; `Ok` if the answer is `+PONG`. An `-ERR`/`-NOAUTH` answer comes
 /// back as the error text.
 pub fn redis_ping(addr: &str, timeout: Duration) -> Result<(), String> {

@@ -226,3 +226,45 @@ impl Sources {
         self
     }
 }
+
+/// A listener that speaks first, as a MySQL server does: `greeting`, then close.
+fn greeting_server(greeting: &'static [u8]) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
+    let addr = listener.local_addr().expect("bound").to_string();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let _ = stream.write_all(greeting);
+        }
+    });
+    addr
+}
+
+/// A MySQL-protocol greeting: length 12 (little-endian), sequence 0, protocol
+/// 10, "10.11.19\0", then a byte of the rest.
+const MYSQL_GREETING: &[u8] = b"\x0c\0\0\0\x0a10.11.19\0\0\0";
+
+/// A MariaDB greeting on the default port is found as `root` on `mysql`, and
+/// the probe reads the server's version from the greeting.
+#[test]
+fn a_mariadb_on_the_default_port_is_found_by_its_greeting() {
+    let addr = greeting_server(MYSQL_GREETING);
+    assert_eq!(
+        probe::mysql_greeting(&addr, Sources::PROBE_TIMEOUT).unwrap(),
+        "10.11.19"
+    );
+    let sources = nothing().with_default_addr(Service::Mysql, addr.clone());
+    let found = sources.locate(Service::Mysql).unwrap().unwrap();
+    assert_eq!(found.url, format!("mysql://root@{addr}/mysql"));
+    assert_eq!(found.origin, Origin::DefaultPort);
+}
+
+/// Something on MariaDB's port that does not greet like MySQL is an error that
+/// names `LAB_MYSQL_URL`, not a quiet fall-through to a container.
+#[test]
+fn a_default_port_that_does_not_greet_like_mysql_is_an_error_naming_the_variable() {
+    let sources = nothing().with_default_addr(Service::Mysql, greeting_server(b"+PONG\r\n"));
+    let error = sources.locate(Service::Mysql).unwrap_err();
+    assert_eq!(error.service, Service::Mysql);
+    assert!(error.to_string().contains("LAB_MYSQL_URL"), "{error}");
+}

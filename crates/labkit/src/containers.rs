@@ -13,6 +13,8 @@ use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, Image, ImageExt};
 #[cfg(feature = "kafka")]
 use testcontainers_modules::kafka::apache;
+#[cfg(feature = "mysql")]
+use testcontainers_modules::mariadb::Mariadb;
 #[cfg(feature = "postgres")]
 use testcontainers_modules::postgres::Postgres;
 #[cfg(feature = "redis")]
@@ -26,6 +28,10 @@ use crate::service::{Endpoint, Origin, Service};
 const POSTGRES_TAG: &str = "17-alpine";
 #[cfg(feature = "redis")]
 const REDIS_TAG: &str = "7.4-alpine";
+/// The series the exercises' known answers were observed on (10.11, as on the
+/// lab's machines): InnoDB's snapshot-isolation switch is off by default there.
+#[cfg(feature = "mysql")]
+const MARIADB_TAG: &str = "10.11";
 
 /// The first start may pull an image, which can take minutes on a slow network;
 /// after that a start takes seconds. The bound is generous but it is a bound.
@@ -34,12 +40,14 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(300);
 static POSTGRES: OnceCell<Endpoint> = OnceCell::const_new();
 static REDIS: OnceCell<Endpoint> = OnceCell::const_new();
 static KAFKA: OnceCell<Endpoint> = OnceCell::const_new();
+static MYSQL: OnceCell<Endpoint> = OnceCell::const_new();
 
 pub(crate) async fn endpoint(service: Service, docker: &DockerHost) -> anyhow::Result<Endpoint> {
     let cell = match service {
         Service::Postgres => &POSTGRES,
         Service::Redis => &REDIS,
         Service::Kafka => &KAFKA,
+        Service::Mysql => &MYSQL,
     };
     let endpoint = cell
         .get_or_try_init(|| async {
@@ -81,6 +89,16 @@ async fn start(service: Service, docker: &DockerHost) -> anyhow::Result<Endpoint
             let container = launch(apache::Kafka::default().into()).await?;
             let port = container.get_host_port_ipv4(apache::KAFKA_PORT).await?;
             (keep(container), format!("127.0.0.1:{port}"))
+        }
+        #[cfg(feature = "mysql")]
+        Service::Mysql => {
+            // The module starts MariaDB with an empty root password.
+            let container = launch(Mariadb::default().with_tag(MARIADB_TAG)).await?;
+            let port = container.get_host_port_ipv4(3306).await?;
+            (
+                keep(container),
+                format!("mysql://root@127.0.0.1:{port}/mysql"),
+            )
         }
         // Only reachable when an exercise asks for a service whose labkit feature
         // it did not turn on; its own code would not compile without the client.

@@ -5,12 +5,14 @@
 //! on purpose, and makes sure nothing waits forever.
 //!
 //! * **Finding a service** ([`service`]): an explicit URL from the environment wins
-//!   (`LAB_POSTGRES_URL` or `DATABASE_URL`, `LAB_REDIS_URL`, `LAB_KAFKA_BROKERS`);
+//!   (`LAB_POSTGRES_URL` or `DATABASE_URL`, `LAB_REDIS_URL`, `LAB_KAFKA_BROKERS`,
+//!   `LAB_MYSQL_URL`);
 //!   then what `cargo lab services up` started; then a server answering on the
 //!   default local port; otherwise, if Docker answers a ping within two seconds,
 //!   one container per service is started for the whole test process; otherwise
 //!   the test fails within seconds with a message naming every way to get one.
-//! * **Isolation**: [`TestDb`] is a fresh database per test, [`TestRedis`] a key
+//! * **Isolation**: [`TestDb`] is a fresh database per test (and `TestMyDb` on
+//!   MariaDB), [`TestRedis`] a key
 //!   prefix per test, [`TestKafka`] topics and consumer groups per test. Tests run in
 //!   parallel under the default harness and never depend on order. Resources are
 //!   removed when a test passes and kept (and named) when it fails.
@@ -18,7 +20,7 @@
 //!   service, which a test can cut, stall, slow down and restore.
 //! * **Never hang** ([`within`], [`eventually`]): every external wait is bounded,
 //!   and the error says what was awaited and where.
-//! * **Features**: `postgres`, `redis`, `kafka` and `http` switch on what an
+//! * **Features**: `postgres`, `redis`, `kafka`, `mysql` and `http` switch on what an
 //!   exercise uses, so each compiles only its own clients; `containers` (on by
 //!   default) is the Docker path. Without it, a machine with Docker and no URL gets
 //!   an error that says which feature to turn on.
@@ -30,6 +32,8 @@ pub mod docker;
 pub mod http;
 #[cfg(feature = "kafka")]
 pub mod kafka;
+#[cfg(feature = "mysql")]
+pub mod mysql;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod proxy;
@@ -44,13 +48,20 @@ pub mod cleanup;
 #[cfg(feature = "containers")]
 // Built for no service at all (`cargo test -p labkit` alone), nothing starts one.
 #[cfg_attr(
-    not(any(feature = "postgres", feature = "redis", feature = "kafka")),
+    not(any(
+        feature = "postgres",
+        feature = "redis",
+        feature = "kafka",
+        feature = "mysql"
+    )),
     allow(dead_code)
 )]
 mod containers;
 
 #[cfg(feature = "kafka")]
 pub use kafka::TestKafka;
+#[cfg(feature = "mysql")]
+pub use mysql::TestMyDb;
 #[cfg(feature = "postgres")]
 pub use postgres::TestDb;
 pub use proxy::FaultProxy;

@@ -66,11 +66,11 @@ impl Endpoint {
                 .map(|b| b.trim().trim_start_matches("PLAINTEXT://").to_string())
                 .filter(|b| !b.is_empty())
                 .collect(),
-            Service::Postgres | Service::Redis => {
-                let default_port = if self.service == Service::Postgres {
-                    5432
-                } else {
-                    6379
+            Service::Postgres | Service::Redis | Service::Mysql => {
+                let default_port = match self.service {
+                    Service::Postgres => 5432,
+                    Service::Mysql => 3306,
+                    _ => 6379,
                 };
                 url::Url::parse(&self.url)
                     .ok()

@@ -422,3 +422,38 @@ async fn a_default_port_postgres_wanting_a_password_fails_naming_the_variable() 
         "fell through: {err}"
     );
 }
+
+/// A MariaDB test database exists while the test runs, is its own (tables of
+/// one are invisible to another), and is dropped after a passing test.
+#[cfg(feature = "mysql")]
+#[tokio::test]
+async fn a_mariadb_test_database_is_private_and_dropped_after_use() -> anyhow::Result<()> {
+    use labkit::TestMyDb;
+    let (first, second) = (TestMyDb::new().await?, TestMyDb::new().await?);
+    sqlx::query("CREATE TABLE mine (id int PRIMARY KEY)")
+        .execute(first.pool())
+        .await?;
+    let seen: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'mine'",
+    )
+    .fetch_one(second.pool())
+    .await?;
+    assert_eq!(
+        seen, 0,
+        "the second database must not see the first's table"
+    );
+    let name = first.name().to_string();
+    let admin = second.new_pool(1).await?;
+    drop(first);
+    let left: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.schemata WHERE schema_name = ?",
+    )
+    .bind(&name)
+    .fetch_one(&admin)
+    .await?;
+    assert_eq!(
+        left, 0,
+        "{name} should have been dropped when its TestMyDb was"
+    );
+    Ok(())
+}

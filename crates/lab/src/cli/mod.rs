@@ -131,7 +131,8 @@ pub enum Command {
         #[arg(long)]
         no_clippy: bool,
     },
-    /// Start, stop or inspect the services the tests use (Postgres, Redis, Kafka).
+    /// Start, stop or inspect the services the tests use (Postgres, Redis, Kafka,
+    /// MariaDB).
     Services {
         #[command(subcommand)]
         command: services::ServicesCommand,

@@ -17,11 +17,11 @@ use super::spinner;
 
 #[derive(Subcommand, Debug)]
 pub enum ServicesCommand {
-    /// Start Postgres, Redis and Kafka for the tests: with Docker through
-    /// docker/compose.yml, else from binaries on this machine, on the lab's own
-    /// ports. The tests then find them with nothing exported.
+    /// Start Postgres, Redis, Kafka and MariaDB for the tests: with Docker
+    /// through docker/compose.yml, else from binaries on this machine, on the
+    /// lab's own ports. The tests then find them with nothing exported.
     Up {
-        /// Only these services (comma-separated: postgres,redis,kafka).
+        /// Only these services (comma-separated: postgres,redis,kafka,mysql).
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
         /// Install tansu (the Kafka-compatible broker) first if it is missing.
@@ -77,7 +77,11 @@ fn chosen(only: &[String]) -> anyhow::Result<Vec<Service>> {
     only.iter()
         .map(|key| {
             Service::from_key(key.trim()).with_context(|| {
-                format!("no service named {key:?}; the services are postgres, redis, kafka")
+                let names: Vec<&str> = Service::ALL.iter().map(|s| s.key()).collect();
+                format!(
+                    "no service named {key:?}; the services are {}",
+                    names.join(", ")
+                )
             })
         })
         .collect()
@@ -159,6 +163,13 @@ fn up(
                     failed |= explicit;
                     continue;
                 }
+            }
+            // Like Kafka without tansu: a machine without MariaDB's server is
+            // told what to install, and the other services still start.
+            if service == Service::Mysql && local::mariadb_binaries().is_none() {
+                writeln!(out, "  MariaDB   not started: {}", local::MARIADB_MISSING)?;
+                failed |= explicit;
+                continue;
             }
             let bar = spinner(&format!("starting {service}"));
             let started = Instant::now();
@@ -275,13 +286,12 @@ fn down(
 fn is_up(instance: &Instance, service: Service) -> bool {
     match instance.how {
         How::Local => instance.running(),
-        How::Compose => {
-            services::answers(&labkit_locate::Located {
-                service,
-                url: instance.url.clone(),
-                origin: labkit_locate::Origin::DefaultPort,
-            }) == Health::Answers
-        }
+        How::Compose => services::answers(&labkit_locate::Located {
+            service,
+            url: instance.url.clone(),
+            origin: labkit_locate::Origin::DefaultPort,
+        })
+        .is_answering(),
     }
 }
 
@@ -303,11 +313,8 @@ fn status(dir: &Path, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     // no Kafka); one that was found and does not answer is.
     let mut all_answer = true;
     for status in services::statuses(&sources) {
-        all_answer &= status.found.is_ok()
-            && status
-                .answers
-                .as_ref()
-                .is_none_or(|h| *h == Health::Answers);
+        all_answer &=
+            status.found.is_ok() && status.answers.as_ref().is_none_or(Health::is_answering);
         writeln!(out, "  {:9} {}", status.service.name(), status.line(docker))?;
     }
     writeln!(

@@ -25,6 +25,19 @@ pub fn url(service: Service) -> &'static str {
         Service::Postgres => "postgres://postgres:postgres@127.0.0.1:15432/postgres",
         Service::Redis => "redis://127.0.0.1:16379",
         Service::Kafka => "127.0.0.1:19092",
+        // The image's root has no password (MARIADB_ALLOW_EMPTY_ROOT_PASSWORD),
+        // as on the local path and on a default port.
+        Service::Mysql => "mysql://root@127.0.0.1:13306/mysql",
+    }
+}
+
+/// The name of `service` in the compose file. The same as its key, but for
+/// MariaDB: the file names the server it runs (`mariadb`), while the lab's key
+/// (`mysql`) names the protocol, as sqlx and labkit's feature do.
+pub fn compose_name(service: Service) -> &'static str {
+    match service {
+        Service::Postgres | Service::Redis | Service::Kafka => service.key(),
+        Service::Mysql => "mariadb",
     }
 }
 
@@ -55,7 +68,7 @@ pub fn up_args(compose_file: &Path, services: &[Service]) -> Vec<String> {
         "--wait-timeout".to_string(),
         WAIT_TIMEOUT.as_secs().to_string(),
     ];
-    args.extend(services.iter().map(|s| s.key().to_string()));
+    args.extend(services.iter().map(|s| compose_name(*s).to_string()));
     args
 }
 
@@ -70,7 +83,7 @@ pub fn down_args(compose_file: &Path, services: &[Service]) -> Vec<String> {
         "--force".to_string(),
         "-v".to_string(),
     ];
-    args.extend(services.iter().map(|s| s.key().to_string()));
+    args.extend(services.iter().map(|s| compose_name(*s).to_string()));
     args
 }
 
@@ -134,8 +147,32 @@ mod tests {
             "compose -f /lab/docker/compose.yml up -d --wait --wait-timeout 300 postgres redis"
         );
         assert_eq!(
-            down_args(file, &[Service::Kafka]).join(" "),
-            "compose -f /lab/docker/compose.yml rm --stop --force -v kafka"
+            down_args(file, &[Service::Kafka, Service::Mysql]).join(" "),
+            "compose -f /lab/docker/compose.yml rm --stop --force -v kafka mariadb"
         );
+    }
+
+    /// Every service has a compose service of that name in docker/compose.yml,
+    /// publishing the port its URL here names.
+    #[test]
+    fn every_service_is_in_the_compose_file_on_the_port_its_url_names() {
+        let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docker/compose.yml");
+        let text = std::fs::read_to_string(file).expect("docker/compose.yml is readable");
+        for service in Service::ALL {
+            let name = compose_name(service);
+            assert!(
+                text.contains(&format!("\n  {name}:\n")),
+                "docker/compose.yml has no service {name:?} for {service}"
+            );
+            let published = url(service);
+            let port = published
+                .rsplit_once(':')
+                .and_then(|(_, rest)| rest.split('/').next())
+                .expect("a compose URL ends in a port, or a port and a path");
+            assert!(
+                text.contains(&format!("\"127.0.0.1:{port}:")),
+                "docker/compose.yml does not publish {published}'s port {port} on 127.0.0.1"
+            );
+        }
     }
 }

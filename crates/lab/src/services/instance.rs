@@ -36,7 +36,7 @@ pub struct Instance {
     /// Where its data lives (removed by `down`).
     #[serde(default)]
     pub data_dir: Option<PathBuf>,
-    /// The user it runs as, when not the caller (Postgres under root).
+    /// The user it runs as, when not the caller (Postgres or MariaDB under root).
     #[serde(default)]
     pub run_as: Option<String>,
     /// The directory of the server binaries used (Postgres's `pg_ctl`).

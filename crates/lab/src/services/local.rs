@@ -2,7 +2,8 @@
 //!
 //! Nothing here is configured for keeps: Postgres gets a fresh cluster with
 //! trust authentication on loopback and fsync off, Redis keeps nothing on disk,
-//! tansu keeps its topics in one SQLite file. `down` removes all of it. Every
+//! tansu keeps its topics in one SQLite file, MariaDB gets a fresh data
+//! directory whose `root` has no password. `down` removes all of it. Every
 //! wait has a bound, and a server that does not come up is stopped again and its
 //! log's last lines shown, rather than left half-started.
 
@@ -16,12 +17,13 @@ use labkit_locate::{Service, probe};
 use super::instance::{How, Instance, process_alive};
 
 /// The ports the lab prefers for its own servers: the usual ones plus 10000, so
-/// they never collide with a system Postgres, Redis or Kafka.
+/// they never collide with a system Postgres, Redis, Kafka or MariaDB.
 pub fn preferred_port(service: Service) -> u16 {
     match service {
         Service::Postgres => 15432,
         Service::Redis => 16379,
         Service::Kafka => 19092,
+        Service::Mysql => 13306,
     }
 }
 
@@ -54,6 +56,7 @@ pub fn start(
         Service::Postgres => start_postgres(services_dir, progress),
         Service::Redis => start_redis(services_dir, progress),
         Service::Kafka => start_kafka(services_dir, progress),
+        Service::Mysql => start_mariadb(services_dir, progress),
     }
 }
 
@@ -129,7 +132,8 @@ fn command_as(program: &Path, run_as: Option<(u32, u32)>) -> Command {
     command
 }
 
-/// How long a setup command (initdb, pg_ctl, redis-server's fork) may take.
+/// How long a setup command (initdb, pg_ctl, redis-server's fork,
+/// mariadb-install-db) may take.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Run `command` to completion within [`COMMAND_TIMEOUT`]; its output goes to
@@ -417,22 +421,9 @@ fn start_kafka(services_dir: &Path, progress: &dyn Fn(&str)) -> anyhow::Result<I
     };
     let pid = child.id();
     let addr = format!("127.0.0.1:{port}");
-    let child = std::cell::RefCell::new(child);
-    let exited = std::cell::Cell::new(None);
-    let waited = wait_until(
-        &format!("tansu on {addr}"),
-        &log,
-        &|| {
-            // A broker that exits (a port race, a bad flag) will never answer.
-            if let Ok(Some(status)) = child.borrow_mut().try_wait() {
-                exited.set(Some(status));
-            }
-            exited
-                .get()
-                .map(|status| format!("tansu exited ({status})"))
-        },
-        &|| probe::tcp_answers(&addr, Duration::from_millis(300)),
-    );
+    let waited = wait_for_spawned(&format!("tansu on {addr}"), "tansu", &log, child, &|| {
+        probe::tcp_answers(&addr, Duration::from_millis(300))
+    });
     let instance = Instance {
         service: Service::Kafka.key().to_string(),
         how: How::Local,
@@ -453,6 +444,186 @@ fn start_kafka(services_dir: &Path, progress: &dyn Fn(&str)) -> anyhow::Result<I
     Ok(instance)
 }
 
+// --- MariaDB --------------------------------------------------------------------
+
+/// The account MariaDB runs under when the caller is root: mariadbd will not
+/// run as root, and a throwaway server needs no such power anyway.
+const MARIADB_USER: &str = "mysql";
+
+/// Why MariaDB was not started on a machine without its server, and what to do.
+pub const MARIADB_MISSING: &str = "no MariaDB server (mariadbd and mariadb-install-db) on \
+     the PATH or in /usr/sbin, /usr/bin: install it (Debian/Ubuntu: `apt-get install \
+     mariadb-server`; macOS: `brew install mariadb`), or point the lab at a MariaDB or \
+     MySQL you run with LAB_MYSQL_URL";
+
+/// MariaDB's two programs: the script that creates a data directory, and the server.
+pub struct MariadbBinaries {
+    pub install_db: PathBuf,
+    pub server: PathBuf,
+}
+
+/// `mariadb-install-db` (or its old name, `mysql_install_db`) and `mariadbd`
+/// (or `mysqld`), on the PATH or where Debian puts them: the server lives in
+/// /usr/sbin, which an ordinary user's PATH often lacks.
+pub fn mariadb_binaries() -> Option<MariadbBinaries> {
+    let system = [PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")];
+    let first = |names: &[&str]| names.iter().find_map(|name| find_on_path(name, &system));
+    Some(MariadbBinaries {
+        install_db: first(&["mariadb-install-db", "mysql_install_db"])?,
+        server: first(&["mariadbd", "mysqld"])?,
+    })
+}
+
+fn start_mariadb(services_dir: &Path, progress: &dyn Fn(&str)) -> anyhow::Result<Instance> {
+    let bin = mariadb_binaries().context(MARIADB_MISSING)?;
+    let root = running_as_root();
+    // As root, the server runs as `mysql` the way Postgres runs as `postgres`:
+    // through the command's uid and gid, so the data directory, the log and the
+    // process all belong to that one account from the start.
+    let run_as = if root {
+        Some(account(MARIADB_USER).context(
+            "running as root, and mariadbd will not run as root, but there is no `mysql` \
+             user to run it as: create one (`useradd -r mysql`) or run `cargo lab services \
+             up` as an ordinary user",
+        )?)
+    } else {
+        None
+    };
+    let port = pick_port(Service::Mysql)?;
+    // As for Postgres: root's cache is private to root, so under root the
+    // server's directory is one of its own under /var/tmp, owned by `mysql`.
+    let server_dir = if root {
+        PathBuf::from("/var/tmp").join(format!("backend-lab-mariadb-{port}"))
+    } else {
+        Instance::dir(services_dir, Service::Mysql).join("server")
+    };
+    let pid_file = server_dir.join("mariadbd.pid");
+    if let Some(pid) = pid_in(&pid_file)
+        && process_alive(pid)
+    {
+        bail!(
+            "a MariaDB from an earlier `cargo lab services up` still runs on {} (pid {pid}); \
+             run `cargo lab services down` first",
+            server_dir.display()
+        );
+    }
+    if server_dir.exists() {
+        std::fs::remove_dir_all(&server_dir)
+            .with_context(|| format!("removing an old server at {}", server_dir.display()))?;
+    }
+    std::fs::create_dir_all(&server_dir)
+        .with_context(|| format!("creating {}", server_dir.display()))?;
+    if let Some((uid, gid)) = run_as {
+        std::os::unix::fs::chown(&server_dir, Some(uid), Some(gid))
+            .with_context(|| format!("giving {} to user mysql", server_dir.display()))?;
+    }
+    let data = server_dir.join("data");
+    let log = server_dir.join("mariadb.log");
+    let datadir = format!("--datadir={}", data.display());
+
+    progress(&format!(
+        "MariaDB: mariadb-install-db in {} (server {})",
+        data.display(),
+        bin.server.display()
+    ));
+    let mut install = command_as(&bin.install_db, run_as);
+    install
+        // No option file of the machine's: a system server's datadir, port or
+        // socket in /etc/mysql must not leak into a throwaway one.
+        .arg("--no-defaults")
+        .arg(&datadir)
+        // root@localhost and root@127.0.0.1 with an empty password rather than
+        // unix_socket: the lab logs in over TCP as `root` without a password,
+        // as the URL says and as the compose image allows.
+        .arg("--auth-root-authentication-method=normal")
+        .arg("--skip-test-db")
+        // A directory the `mysql` user can enter (root's working directory may
+        // not be one).
+        .current_dir(&server_dir);
+    run(install, "mariadb-install-db", &log)?;
+
+    progress(&format!(
+        "MariaDB: starting on 127.0.0.1:{port} (waiting up to {}s)",
+        READY_TIMEOUT.as_secs()
+    ));
+    let log_file =
+        std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+    let child = {
+        use std::os::unix::process::CommandExt;
+        let mut server = command_as(&bin.server, run_as);
+        server
+            // mariadbd accepts --no-defaults only as its first argument.
+            .arg("--no-defaults")
+            .arg(&datadir)
+            .arg(format!("--port={port}"))
+            .arg("--bind-address=127.0.0.1")
+            // Its own socket and pid file, never the system server's /run/mysqld.
+            .arg(format!(
+                "--socket={}",
+                server_dir.join("mariadbd.sock").display()
+            ))
+            .arg(format!("--pid-file={}", pid_file.display()))
+            // No DNS lookup per connection: root@127.0.0.1 exists, so the lab's
+            // login does not need 127.0.0.1 to be called `localhost`.
+            .arg("--skip-name-resolve")
+            // What Debian's packages (and so the official image) configure;
+            // without it, 10.11 creates latin1 tables and the two would differ.
+            .arg("--character-set-server=utf8mb4")
+            .arg("--collation-server=utf8mb4_general_ci")
+            // Nothing here is kept, so a commit need not wait for the disk:
+            // the counterpart of Postgres's fsync=off. Isolation is unchanged.
+            .arg("--innodb-flush-log-at-trx-commit=0")
+            .current_dir(&server_dir)
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file)
+            // Its own process group: a Ctrl-C meant for a later command in this
+            // terminal must not reach the server.
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("starting {}", bin.server.display()))?
+    };
+    let pid = child.id();
+    let addr = format!("127.0.0.1:{port}");
+    // mariadbd binds its port before it has finished starting, but greets a
+    // connection only from its accept loop, once it is ready: the greeting,
+    // not the open port, is the signal.
+    let waited = wait_for_spawned(
+        &format!("MariaDB on {addr}"),
+        "mariadbd",
+        &log,
+        child,
+        &|| probe::mysql_greeting(&addr, Duration::from_secs(1)).is_ok(),
+    );
+    let instance = Instance {
+        service: Service::Mysql.key().to_string(),
+        how: How::Local,
+        url: Service::Mysql.url_for(&addr),
+        pid: Some(pid),
+        // mariadbd's command line names its data directory: no other server on
+        // the machine has this one.
+        command_contains: Some(datadir),
+        data_dir: Some(server_dir),
+        run_as: run_as.map(|_| MARIADB_USER.to_string()),
+        bin_dir: None,
+        log,
+        started_at: now(),
+    };
+    if let Err(e) = waited {
+        // Never leave a half-started server behind; the error quotes its log.
+        let _ = stop(&instance);
+        return Err(e);
+    }
+    Ok(instance)
+}
+
+/// The pid in the first line of `file`, if it holds one.
+fn pid_in(file: &Path) -> Option<u32> {
+    std::fs::read_to_string(file)
+        .ok()
+        .and_then(|s| s.lines().next().and_then(|l| l.trim().parse().ok()))
+}
+
 // --- stopping ---------------------------------------------------------------------
 
 /// Stop a local instance and remove its data. Only the recorded process, and
@@ -460,6 +631,7 @@ fn start_kafka(services_dir: &Path, progress: &dyn Fn(&str)) -> anyhow::Result<I
 pub fn stop(instance: &Instance) -> anyhow::Result<()> {
     match Service::from_key(&instance.service) {
         Some(Service::Postgres) => stop_postgres(instance)?,
+        // SIGTERM is a clean shutdown for redis-server, tansu and mariadbd alike.
         _ => terminate(instance)?,
     }
     if let Some(dir) = &instance.data_dir
@@ -493,6 +665,33 @@ fn terminate(instance: &Instance) -> anyhow::Result<()> {
         signal("-KILL").context("running kill")?;
     }
     Ok(())
+}
+
+/// [`wait_until`] for a server this process spawned and did not detach:
+/// `child` is `name`'s process, and one that exits (a port race, a bad flag)
+/// will never answer, so the wait ends as soon as it does.
+fn wait_for_spawned(
+    what: &str,
+    name: &str,
+    log: &Path,
+    child: std::process::Child,
+    ready: &dyn Fn() -> bool,
+) -> anyhow::Result<()> {
+    let child = std::cell::RefCell::new(child);
+    let exited = std::cell::Cell::new(None);
+    wait_until(
+        what,
+        log,
+        &|| {
+            if let Ok(Some(status)) = child.borrow_mut().try_wait() {
+                exited.set(Some(status));
+            }
+            exited
+                .get()
+                .map(|status| format!("{name} exited ({status})"))
+        },
+        ready,
+    )
 }
 
 /// Poll `ready` until it holds or [`READY_TIMEOUT`] passes, giving up at once

@@ -49,11 +49,20 @@ pub struct ServiceStatus {
 /// What a found service did when asked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Health {
-    Answers,
+    /// It answered as the kind of server expected; with the version it
+    /// announced, when its handshake carries one (MariaDB's greeting does, and
+    /// two SQL engines' exercises depend on which one is there).
+    Answers(Option<String>),
     /// Nothing accepted a connection, or it went silent.
     Down(String),
     /// Something answered, and turned the lab away (a password, NOAUTH, …).
     Refuses(String),
+}
+
+impl Health {
+    pub fn is_answering(&self) -> bool {
+        matches!(self, Health::Answers(_))
+    }
 }
 
 impl ServiceStatus {
@@ -61,7 +70,12 @@ impl ServiceStatus {
     pub fn line(&self, docker: bool) -> String {
         match (&self.found, &self.answers) {
             (Err(e), _) => format!("NOT USABLE: {e}"),
-            (Ok(Some(found)), Some(Health::Answers)) => format!("{}, answers", found.describe()),
+            (Ok(Some(found)), Some(Health::Answers(None))) => {
+                format!("{}, answers", found.describe())
+            }
+            (Ok(Some(found)), Some(Health::Answers(Some(version)))) => {
+                format!("{}, answers ({version})", found.describe())
+            }
             (Ok(Some(found)), Some(Health::Down(why))) => format!(
                 "{} is NOT answering ({why}); {}",
                 found.describe(),
@@ -92,7 +106,8 @@ impl ServiceStatus {
 }
 
 /// Resolve every service the way the tests will, and ask each one found whether
-/// it answers (a login for Postgres, `PING` for Redis, a connection for Kafka).
+/// it answers (a login for Postgres, `PING` for Redis, a connection for Kafka,
+/// the greeting for MariaDB).
 pub fn statuses(sources: &Sources) -> Vec<ServiceStatus> {
     Service::ALL
         .into_iter()
@@ -127,17 +142,24 @@ pub fn answers(located: &Located) -> Health {
                 &database_of(&located.url),
                 timeout,
             ) {
-                Ok(()) => Health::Answers,
+                Ok(()) => Health::Answers(None),
                 Err(probe::LoginProblem::Io(e)) => Health::Down(e),
                 Err(other) => Health::Refuses(other.to_string()),
             }
         }
         Service::Redis if !has_password(&located.url) => match probe::redis_ping(&addr, timeout) {
-            Ok(()) => Health::Answers,
+            Ok(()) => Health::Answers(None),
             Err(e) if e.starts_with('-') || e.starts_with("NOAUTH") => Health::Refuses(e),
             Err(e) => Health::Down(e),
         },
-        _ if probe::tcp_answers(&addr, timeout) => Health::Answers,
+        // The server speaks first, before any credentials, so a URL with a
+        // password is checked the same way. Whatever does not greet like MariaDB
+        // (or MySQL) is as good as absent: no password would help.
+        Service::Mysql => match probe::mysql_greeting(&addr, timeout) {
+            Ok(version) => Health::Answers(Some(version)),
+            Err(e) => Health::Down(e),
+        },
+        _ if probe::tcp_answers(&addr, timeout) => Health::Answers(None),
         _ => Health::Down(format!("nothing accepts connections on {addr}")),
     }
 }
@@ -148,6 +170,7 @@ pub fn first_addr(located: &Located) -> Option<String> {
         Service::Postgres => 5432,
         Service::Redis => 6379,
         Service::Kafka => 9092,
+        Service::Mysql => 3306,
     };
     let first = located.url.split(',').next()?.trim();
     let without_scheme = first.split_once("://").map_or(first, |(_, rest)| rest);
@@ -227,6 +250,12 @@ mod tests {
             (Service::Postgres, "postgres://db/x", "db:5432"),
             (Service::Redis, "redis://127.0.0.1", "127.0.0.1:6379"),
             (Service::Kafka, "a:1,b:2", "a:1"),
+            (Service::Mysql, "mysql://root@db/mysql", "db:3306"),
+            (
+                Service::Mysql,
+                "mysql://u:p@127.0.0.1:13306/x",
+                "127.0.0.1:13306",
+            ),
         ];
         for (service, url, want) in cases {
             assert_eq!(
