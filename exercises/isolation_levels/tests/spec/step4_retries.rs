@@ -516,3 +516,71 @@ async fn step4_a_conflict_reported_at_commit_is_retried() -> anyhow::Result<()> 
     );
     Ok(())
 }
+
+/// An order whose first COMMIT is refused with 40001 (a deferred trigger
+/// raises it once, after the whole body has run) commits on its second attempt,
+/// and is emailed once and totalled once: nothing the first attempt did
+/// outside the database survives it.
+#[tokio::test]
+async fn step4_an_order_whose_first_commit_is_refused_is_emailed_once() -> anyhow::Result<()> {
+    let (_guard, db) = support::postgres().await?;
+    let pool = support::pg(&db);
+    orders::add_customer(pool, 1, "ada@example.com", 1_000).await?;
+    // Deferred: it fires at COMMIT, once every statement of the attempt has run.
+    sqlx::raw_sql(
+        "CREATE SEQUENCE commits_seen; \
+         CREATE FUNCTION refuse_first_commit() RETURNS trigger LANGUAGE plpgsql AS $$ \
+           BEGIN \
+             IF nextval('commits_seen') = 1 THEN \
+               RAISE EXCEPTION 'refused once' USING ERRCODE = '40001'; \
+             END IF; \
+             RETURN NULL; \
+           END $$; \
+         CREATE CONSTRAINT TRIGGER refuse_first_commit AFTER INSERT ON outbox \
+           DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_first_commit()",
+    )
+    .execute(pool)
+    .await?;
+    let mailer = Mailer::default();
+    let order = NewOrder {
+        customer: 1,
+        lines: vec![
+            Line {
+                price_cents: 30,
+                quantity: 2,
+            },
+            Line {
+                price_cents: 5,
+                quantity: 1,
+            },
+        ],
+    };
+    let placed = labkit::within(
+        BOUND,
+        "an order whose first commit is refused",
+        place_order(pool, &quick(3), &mailer, &order, &Gate::open()),
+    )
+    .await?;
+    assert!(
+        matches!(placed, Ok(ref c) if c.attempts == 2),
+        "the first COMMIT failed with 40001 and must be retried: expected Committed at attempt \
+         2, got {placed:?} (README, step 4)"
+    );
+    let sent = mailer.sent();
+    assert_eq!(
+        sent.len(),
+        1,
+        "the order took two attempts and must be emailed once, was emailed {}: {sent:?} — send \
+         through the outbox, after the commit (README, step 4)",
+        sent.len()
+    );
+    let totals: Vec<i64> = sqlx::query_scalar("SELECT total_cents FROM orders")
+        .fetch_all(pool)
+        .await?;
+    assert_eq!(
+        totals,
+        vec![65],
+        "one order, totalled once from its own lines (2 × 30 + 5)"
+    );
+    Ok(())
+}
