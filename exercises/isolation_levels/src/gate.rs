@@ -125,14 +125,4 @@ impl Gate {
             }
         }
     }
-
-    /// How many callers have reached the gate so far.
-    pub fn arrivals(&self) -> usize {
-        match &self.kind {
-            Kind::Open => 0,
-            Kind::Barrier { arrivals, .. } | Kind::Hold { arrivals, .. } => {
-                arrivals.load(Ordering::SeqCst)
-            }
-        }
-    }
 }

@@ -1,16 +1,9 @@
 //! Step 1: interleavings you can run, classified from what the engine did.
 
-use std::time::Duration;
-
-use isolation_levels::scheduler::{self, Conn, Schedule, StepRecord, StepResult};
+use isolation_levels::scheduler::{self, Schedule, StepRecord, StepResult};
 use isolation_levels::{Anomaly, DbFailure, Level, Outcome, classify, schedule};
 
-use crate::support::{self, BOUND};
-
-/// A connection of the test's own, as the scheduler's observer would hold.
-async fn observer(db: &isolation_levels::Db) -> anyhow::Result<Conn> {
-    Ok(Conn::Postgres(support::pg(db).acquire().await?.detach()))
-}
+use crate::support;
 
 /// A session blocked by another's row lock is seen waiting, and is seen
 /// released once the holder commits.
@@ -18,36 +11,7 @@ async fn observer(db: &isolation_levels::Db) -> anyhow::Result<Conn> {
 async fn step1_a_session_blocked_by_a_row_lock_is_seen_waiting_then_released() -> anyhow::Result<()>
 {
     let (_guard, db) = support::postgres().await?;
-    let pool = support::pg(&db);
-    sqlx::raw_sql("CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t VALUES (1, 0)")
-        .execute(pool)
-        .await?;
-    let mut holder = pool.begin().await?;
-    sqlx::query("UPDATE t SET v = 1 WHERE id = 1")
-        .execute(&mut *holder)
-        .await?;
-
-    let mut waiter = pool.acquire().await?.detach();
-    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
-        .fetch_one(&mut waiter)
-        .await?;
-    let blocked = tokio::spawn(async move {
-        sqlx::query("UPDATE t SET v = 2 WHERE id = 1")
-            .execute(&mut waiter)
-            .await
-            .map(drop)
-    });
-    let mut obs = observer(&db).await?;
-    support::until_waiting(&mut obs, pid as u64).await?;
-    holder.commit().await?;
-    // The lock is released inside the COMMIT: the very next look must say so.
-    assert!(
-        !scheduler::look(&mut obs, pid as u64).await?,
-        "the holder committed, yet waiting_for_lock still says the session waits for a \
-         lock: ask who blocks it (pg_blocking_pids), not what it last waited on (README, step 1)"
-    );
-    labkit::within(BOUND, "the released UPDATE", blocked).await???;
-    Ok(())
+    support::probing::a_row_lock_wait_is_seen_then_released(&db).await
 }
 
 /// A statement that is slow but waits for no lock (pg_sleep) is never called
@@ -56,32 +20,7 @@ async fn step1_a_session_blocked_by_a_row_lock_is_seen_waiting_then_released() -
 async fn step1_a_slow_statement_that_waits_for_no_lock_is_never_called_waiting()
 -> anyhow::Result<()> {
     let (_guard, db) = support::postgres().await?;
-    let mut sleeper = support::pg(&db).acquire().await?.detach();
-    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
-        .fetch_one(&mut sleeper)
-        .await?;
-    let sleep = tokio::spawn(async move {
-        sqlx::query("SELECT pg_sleep(0.6)")
-            .execute(&mut sleeper)
-            .await
-            .map(drop)
-    });
-    let mut obs = observer(&db).await?;
-    let mut looks = 0;
-    while !sleep.is_finished() {
-        assert!(
-            !scheduler::look(&mut obs, pid as u64).await?,
-            "pg_sleep holds and waits for no lock, yet waiting_for_lock says the session \
-             waits for one (README, step 1)"
-        );
-        looks += 1;
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(
-        looks > 3,
-        "the sleep ended before it could be looked at ({looks} looks)"
-    );
-    labkit::within(BOUND, "pg_sleep", sleep).await???;
+    support::probing::a_slow_statement_is_never_called_waiting(&db, "SELECT pg_sleep(0.6)").await?;
     // And through the scheduler: a slow step is not a blocked step.
     let run = scheduler::run(
         &db,
@@ -108,7 +47,7 @@ async fn step1_an_idle_session_and_a_missing_one_are_not_waiting() -> anyhow::Re
     let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
         .fetch_one(&mut *idle)
         .await?;
-    let mut obs = observer(&db).await?;
+    let mut obs = support::probing::session(&db).await?;
     assert!(
         !scheduler::look(&mut obs, pid as u64).await?,
         "an idle session is not waiting"

@@ -226,9 +226,6 @@ async fn waited_and_lost<I: Inventory + Clone + 'static>(
     schema::add_event(db, event, 1).await?;
     // Another buyer's transaction has taken the last seat and not committed.
     let mut other = pool.begin().await?;
-    let other_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
-        .fetch_one(&mut *other)
-        .await?;
     sqlx::query("UPDATE seats SET available = 0 WHERE event_id = $1")
         .bind(event)
         .execute(&mut *other)
@@ -237,25 +234,9 @@ async fn waited_and_lost<I: Inventory + Clone + 'static>(
         let (db, fix) = (db.clone(), fix.clone());
         tokio::spawn(async move { fix.buy(&db, event, 1, &Gate::open()).await })
     };
-    let deadline = std::time::Instant::now() + BOUND;
-    loop {
-        let waiting: bool = sqlx::query_scalar(
-            "SELECT count(*) > 0 FROM pg_stat_activity \
-              WHERE datname = current_database() AND $1 = ANY(pg_blocking_pids(pid))",
-        )
-        .bind(other_pid)
-        .fetch_one(pool)
+    // Only the buyer can be queued here, behind `other`.
+    support::seen_before_it_finished(pool, &buyer, support::SOMEONE_WAITS_FOR_A_LOCK, fix.name())
         .await?;
-        if waiting || buyer.is_finished() {
-            break;
-        }
-        anyhow::ensure!(
-            std::time::Instant::now() < deadline,
-            "{}: the buyer never waited",
-            fix.name()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
     sqlx::query("INSERT INTO purchases (event_id, quantity) VALUES ($1, 1)")
         .bind(event)
         .execute(&mut *other)

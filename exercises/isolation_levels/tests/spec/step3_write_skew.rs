@@ -236,34 +236,18 @@ async fn step3_a_request_sent_twice_at_once_takes_the_doctor_off_once() -> anyho
         held.reached().await,
         "Fix::LockRows never called gate.after_read() after its read"
     );
-    // The second request runs on a pool of its own, so its session can be watched.
-    let second_pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(1)
-        .connect(_guard.url())
-        .await?;
-    let second_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
-        .fetch_one(&second_pool)
-        .await?;
     let second = {
-        let gate = gate.clone();
-        let pool = second_pool.clone();
+        let (pool, gate) = (pool.clone(), gate.clone());
         tokio::spawn(async move { go_off_call(&pool, Fix::LockRows, 1, &gate).await })
     };
-    let deadline = std::time::Instant::now() + BOUND;
-    loop {
-        let blocked: bool = sqlx::query_scalar("SELECT cardinality(pg_blocking_pids($1)) > 0")
-            .bind(second_pid)
-            .fetch_one(pool)
-            .await?;
-        if blocked || second.is_finished() {
-            break;
-        }
-        anyhow::ensure!(
-            std::time::Instant::now() < deadline,
-            "the second request never waited"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    // The first request is at the gate, not waiting: only the second can be.
+    support::seen_before_it_finished(
+        pool,
+        &second,
+        support::SOMEONE_WAITS_FOR_A_LOCK,
+        "the second request",
+    )
+    .await?;
     held.release();
     let first = labkit::within(BOUND, "the first request", first).await??;
     let second = labkit::within(BOUND, "the second request", second).await??;

@@ -1,22 +1,15 @@
 //! Step 5: the same schedules and fixes on MariaDB, where InnoDB answers
 //! differently.
 
-use std::time::Duration;
-
-use isolation_levels::scheduler::Conn;
 use isolation_levels::seats::tally;
 use isolation_levels::{
     Anomaly, AtomicUpdate, BuyError, Engine, ForUpdate, Gate, Inventory, RepeatableReadRetry,
-    scheduler, schema, server_facts,
+    schema, server_facts,
 };
 
 use crate::step2_lost_update::refused_purchase;
 use crate::support::buying::{assert_never_oversells, bad_input, boundary, race_two};
 use crate::support::{self, BOUND};
-
-async fn observer(db: &isolation_levels::Db) -> anyhow::Result<Conn> {
-    Ok(Conn::MariaDb(support::my(db).acquire().await?.detach()))
-}
 
 /// On MariaDB too, a session blocked by a row lock is seen waiting, and seen
 /// released once the holder commits.
@@ -24,70 +17,14 @@ async fn observer(db: &isolation_levels::Db) -> anyhow::Result<Conn> {
 async fn step5_a_session_blocked_by_a_row_lock_on_mariadb_is_seen_waiting_then_released()
 -> anyhow::Result<()> {
     let (_guard, db) = support::mariadb().await?;
-    let pool = support::my(&db);
-    sqlx::raw_sql("CREATE TABLE t (id int PRIMARY KEY, v int) ENGINE = InnoDB")
-        .execute(pool)
-        .await?;
-    sqlx::raw_sql("INSERT INTO t VALUES (1, 0)")
-        .execute(pool)
-        .await?;
-    let mut holder = pool.begin().await?;
-    sqlx::query("UPDATE t SET v = 1 WHERE id = 1")
-        .execute(&mut *holder)
-        .await?;
-
-    let mut waiter = pool.acquire().await?.detach();
-    let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")
-        .fetch_one(&mut waiter)
-        .await?;
-    let blocked = tokio::spawn(async move {
-        sqlx::query("UPDATE t SET v = 2 WHERE id = 1")
-            .execute(&mut waiter)
-            .await
-            .map(drop)
-    });
-    let mut obs = observer(&db).await?;
-    support::until_waiting(&mut obs, id).await?;
-    holder.commit().await?;
-    assert!(
-        !scheduler::look(&mut obs, id).await?,
-        "the holder committed, yet waiting_for_lock still says the MariaDB session waits \
-         (README, step 5)"
-    );
-    labkit::within(BOUND, "the released UPDATE", blocked).await???;
-    Ok(())
+    support::probing::a_row_lock_wait_is_seen_then_released(&db).await
 }
 
 /// On MariaDB, a statement that only sleeps is never called waiting.
 #[tokio::test]
 async fn step5_a_slow_statement_on_mariadb_is_never_called_waiting() -> anyhow::Result<()> {
     let (_guard, db) = support::mariadb().await?;
-    let mut sleeper = support::my(&db).acquire().await?.detach();
-    let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")
-        .fetch_one(&mut sleeper)
-        .await?;
-    let sleep = tokio::spawn(async move {
-        sqlx::query("SELECT SLEEP(0.6)")
-            .execute(&mut sleeper)
-            .await
-            .map(drop)
-    });
-    let mut obs = observer(&db).await?;
-    let mut looks = 0;
-    while !sleep.is_finished() {
-        assert!(
-            !scheduler::look(&mut obs, id).await?,
-            "SLEEP() waits for no lock, yet waiting_for_lock says it does (README, step 5)"
-        );
-        looks += 1;
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(
-        looks > 3,
-        "the sleep ended before it could be looked at ({looks} looks)"
-    );
-    labkit::within(BOUND, "SLEEP", sleep).await???;
-    Ok(())
+    support::probing::a_slow_statement_is_never_called_waiting(&db, "SELECT SLEEP(0.6)").await
 }
 
 /// The server facts name the engine and version, and report

@@ -1,22 +1,9 @@
 //! Step 6: the read-only anomaly, and a report that never sees it.
 
-use std::time::{Duration, Instant};
-
 use isolation_levels::receipts::{add_receipt, close_batch};
 use isolation_levels::{BatchTotal, ReportError, batch_report};
 
 use crate::support::{self, BOUND};
-
-/// Is a session of this database waiting for a safe snapshot (a DEFERRABLE
-/// transaction that has not started reading yet)?
-async fn someone_waits_for_a_safe_snapshot(pool: &sqlx::PgPool) -> anyhow::Result<bool> {
-    Ok(sqlx::query_scalar(
-        "SELECT count(*) > 0 FROM pg_stat_activity \
-          WHERE datname = current_database() AND wait_event = 'SafeSnapshot'",
-    )
-    .fetch_one(pool)
-    .await?)
-}
 
 /// A receipt headed for batch 1 commits after batch 1 is closed: the report
 /// waits for it instead of printing a total it would contradict, and the
@@ -46,19 +33,13 @@ async fn step6_the_report_waits_out_a_receipt_in_flight_and_aborts_nobody() -> a
         tokio::spawn(async move { batch_report(&pool, 1).await })
     };
     // Settle: the report has either returned or is seen waiting.
-    let deadline = Instant::now() + BOUND;
-    let mut waited = false;
-    while !report.is_finished() {
-        if someone_waits_for_a_safe_snapshot(pool).await? {
-            waited = true;
-            break;
-        }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "the report neither returned nor waited"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let waited = support::seen_before_it_finished(
+        pool,
+        &report,
+        support::SOMEONE_WAITS_FOR_A_SAFE_SNAPSHOT,
+        "the report",
+    )
+    .await?;
     let committed = receipt.commit().await;
     let report = labkit::within(BOUND, "the report", report).await??;
     assert!(

@@ -3,6 +3,7 @@
 
 pub mod buying;
 pub mod known;
+pub mod probing;
 
 use std::time::Duration;
 
@@ -144,4 +145,37 @@ pub async fn until_waiting(
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     Ok(())
+}
+
+/// Some session of this Postgres database is queued for another's lock.
+pub const SOMEONE_WAITS_FOR_A_LOCK: &str = "SELECT count(*) > 0 FROM pg_stat_activity \
+     WHERE datname = current_database() AND cardinality(pg_blocking_pids(pid)) > 0";
+
+/// Some session of this Postgres database waits for a safe snapshot (a
+/// DEFERRABLE transaction that has not started reading yet).
+pub const SOMEONE_WAITS_FOR_A_SAFE_SNAPSHOT: &str = "SELECT count(*) > 0 FROM pg_stat_activity \
+     WHERE datname = current_database() AND wait_event = 'SafeSnapshot'";
+
+/// Settle `task`: wait until `condition` (one of the queries above) holds or
+/// the task has finished, whichever comes first, within [`BOUND`]. Whether
+/// the condition was seen is the answer; asked of the database, never timed.
+pub async fn seen_before_it_finished<T>(
+    pool: &sqlx::PgPool,
+    task: &tokio::task::JoinHandle<T>,
+    condition: &'static str,
+    what: &str,
+) -> anyhow::Result<bool> {
+    let deadline = std::time::Instant::now() + BOUND;
+    while !task.is_finished() {
+        let seen: bool = sqlx::query_scalar(condition).fetch_one(pool).await?;
+        if seen {
+            return Ok(true);
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "{what} neither finished nor was seen waiting within {BOUND:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(false)
 }
