@@ -21,6 +21,7 @@ pub mod git;
 pub mod grade;
 pub mod interview;
 pub mod libtest;
+pub mod lockfile;
 pub mod mutant;
 pub mod record;
 pub mod services;

@@ -10,8 +10,10 @@
 //!
 //! What the hash covers ([`inputs_hash`]): the exercise's directory, its
 //! solution's directory (mutants included, this record excluded), labkit's
-//! and labkit-locate's manifests and sources, the workspace manifest, `Cargo.lock`, `.cargo/config.toml`
-//! and the toolchain (`rustc -V`). Not the lab CLI itself: a change to verify's
+//! and labkit-locate's manifests and sources, the workspace manifest, the part of
+//! `Cargo.lock` the exercise's two packages reach ([`crate::lockfile`]: a new
+//! exercise, or another's new dependency, stales no other record),
+//! `.cargo/config.toml` and the toolchain (`rustc -V`). Not the lab CLI itself: a change to verify's
 //! own logic is proven by the lab's self-tests, and re-running every mutant for
 //! it would bring back the cost this record exists to avoid (`lab verify` with
 //! no `--changed` still runs everything).
@@ -237,7 +239,8 @@ pub fn inputs_hash(workspace: &Workspace, exercise: &Exercise) -> anyhow::Result
             files
         }
     };
-    files.retain(|f| *f != record);
+    let lock = workspace.root.join("Cargo.lock");
+    files.retain(|f| *f != record && *f != lock);
     let mut relative: Vec<(String, PathBuf)> = files
         .into_iter()
         .map(|f| {
@@ -255,6 +258,14 @@ pub fn inputs_hash(workspace: &Workspace, exercise: &Exercise) -> anyhow::Result
     relative.dedup();
     let mut hasher = Sha256::new();
     hasher.update(format!("toolchain {}\n", toolchain(&workspace.root)));
+    let lock_text = std::fs::read_to_string(&lock).ok();
+    let solution = exercise.solution_package();
+    let closure = crate::lockfile::closure(
+        lock_text.as_deref(),
+        &[exercise.package(), solution.as_str()],
+    )?;
+    hasher.update(format!("lock closure {}\n", closure.len()));
+    hasher.update(&closure);
     for (name, path) in relative {
         let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
         hasher.update(format!("file {name} {}\n", bytes.len()));

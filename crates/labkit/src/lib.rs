@@ -40,6 +40,8 @@ pub mod proxy;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod service;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod sqldb;
 pub mod time;
 pub mod trace;
 pub mod unique;

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
+use sqlx::mysql::MySqlPool;
 use sqlx::{AssertSqlSafe, Executor};
 
 use crate::service::{self, Endpoint, Service};
@@ -45,7 +45,7 @@ impl TestMyDb {
         .with_context(|| format!("creating database {name} on {}", endpoint.describe()))?;
         admin.close().await;
 
-        let url = database_url(&endpoint.url, &name)?;
+        let url = crate::sqldb::database_url(&endpoint.url, &name)?;
         let pool = connect(&endpoint, &url, 10).await?;
         Ok(TestMyDb {
             endpoint,
@@ -124,44 +124,5 @@ async fn connect(
     url: &str,
     max_connections: u32,
 ) -> anyhow::Result<MySqlPool> {
-    let attempt = MySqlPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(TestMyDb::CONNECT_TIMEOUT)
-        .connect(url);
-    let result = crate::within(TestMyDb::CONNECT_TIMEOUT, endpoint.describe(), attempt).await;
-    match result {
-        Ok(Ok(pool)) => Ok(pool),
-        Ok(Err(e)) => Err(anyhow::Error::new(e).context(format!(
-            "could not connect to {}; {}",
-            endpoint.describe(),
-            endpoint.unreachable_help()
-        ))),
-        Err(e) => Err(e.context(endpoint.unreachable_help())),
-    }
-}
-
-/// The admin URL with its database replaced by `name`.
-fn database_url(admin_url: &str, name: &str) -> anyhow::Result<String> {
-    let mut url =
-        url::Url::parse(admin_url).with_context(|| format!("not a MySQL URL: {admin_url}"))?;
-    url.set_path(&format!("/{name}"));
-    Ok(url.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The database name replaces the path and keeps credentials and options.
-    #[test]
-    fn database_url_replaces_only_the_database() {
-        assert_eq!(
-            database_url(
-                "mysql://root@127.0.0.1:3306/mysql?ssl-mode=disabled",
-                "lab_x"
-            )
-            .unwrap(),
-            "mysql://root@127.0.0.1:3306/lab_x?ssl-mode=disabled"
-        );
-    }
+    crate::sqldb::connect(endpoint, url, max_connections, TestMyDb::CONNECT_TIMEOUT).await
 }

@@ -6,11 +6,17 @@
 //! database dropped; a test that fails keeps it and says its name, so you can look
 //! at what the code left behind (unless `LAB_KEEP_FAILED=0`, see
 //! [`crate::cleanup::keep_failed`]).
+//!
+//! Some lessons need a big table (a plan only changes shape when there is
+//! something to scan). Seeding millions of rows per test would cost minutes, so
+//! [`ensure_template`] seeds a *template* database once per server and
+//! [`TestDb::from_template`] gives each test its own copy of it: `CREATE
+//! DATABASE … TEMPLATE` copies files, far faster than inserting the rows again.
 
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::PgPool;
 use sqlx::{AssertSqlSafe, Executor};
 
 use crate::service::{self, Endpoint, Service};
@@ -34,21 +40,51 @@ impl TestDb {
 
     /// A new, empty database on a given Postgres.
     pub async fn create_on(endpoint: Endpoint) -> anyhow::Result<TestDb> {
+        TestDb::create(endpoint, None).await
+    }
+
+    /// A new database on the resolved Postgres, a copy of `template` (made by
+    /// [`ensure_template`]): the test owns the copy, and can change it freely.
+    pub async fn from_template(template: &str) -> anyhow::Result<TestDb> {
+        check_identifier(template)?;
+        let endpoint = service::resolve(Service::Postgres).await?;
+        TestDb::create(endpoint, Some(template)).await
+    }
+
+    async fn create(endpoint: Endpoint, template: Option<&str>) -> anyhow::Result<TestDb> {
         endpoint.probe().await?;
         let admin = connect(&endpoint, &endpoint.url, 1).await?;
         let name = crate::unique::name("lab");
         // Identifiers cannot be bound as parameters; `name` is generated above from
-        // [a-z0-9_] only, so formatting it in is safe.
+        // [a-z0-9_] only, and a template's name is checked to be, so formatting
+        // them in is safe.
+        let sql = match template {
+            None => format!("CREATE DATABASE {name}"),
+            Some(template) => format!("CREATE DATABASE {name} TEMPLATE {template}"),
+        };
+        // A copy waits (up to five seconds, Postgres's own bound) for sessions
+        // still on the template to leave, such as an autovacuum worker.
+        let limit = match template {
+            None => Self::CONNECT_TIMEOUT,
+            Some(_) => Self::CONNECT_TIMEOUT * 6,
+        };
         crate::within(
-            Self::CONNECT_TIMEOUT,
+            limit,
             format!("CREATE DATABASE on {}", endpoint.describe()),
-            admin.execute(AssertSqlSafe(format!("CREATE DATABASE {name}"))),
+            admin.execute(AssertSqlSafe(sql)),
         )
         .await?
-        .with_context(|| format!("creating database {name} on {}", endpoint.describe()))?;
+        .with_context(|| match template {
+            None => format!("creating database {name} on {}", endpoint.describe()),
+            Some(t) => format!(
+                "copying template database {t} to {name} on {} (a session left connected to \
+                 {t}, a psql for instance, makes the copy fail)",
+                endpoint.describe()
+            ),
+        })?;
         admin.close().await;
 
-        let url = database_url(&endpoint.url, &name)?;
+        let url = crate::sqldb::database_url(&endpoint.url, &name)?;
         let pool = connect(&endpoint, &url, 10).await?;
         Ok(TestDb {
             endpoint,
@@ -117,44 +153,159 @@ impl Drop for TestDb {
 }
 
 async fn connect(endpoint: &Endpoint, url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
-    let attempt = PgPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(TestDb::CONNECT_TIMEOUT)
-        .connect(url);
-    let result = crate::within(TestDb::CONNECT_TIMEOUT, endpoint.describe(), attempt).await;
-    match result {
-        Ok(Ok(pool)) => Ok(pool),
-        Ok(Err(e)) => Err(anyhow::Error::new(e).context(format!(
-            "could not connect to {}; {}",
-            endpoint.describe(),
-            endpoint.unreachable_help()
-        ))),
-        Err(e) => Err(e.context(endpoint.unreachable_help())),
-    }
+    crate::sqldb::connect(endpoint, url, max_connections, TestDb::CONNECT_TIMEOUT).await
 }
 
-/// The admin URL with its database replaced by `name`.
-fn database_url(admin_url: &str, name: &str) -> anyhow::Result<String> {
-    let mut url =
-        url::Url::parse(admin_url).with_context(|| format!("not a Postgres URL: {admin_url}"))?;
-    url.set_path(&format!("/{name}"));
-    Ok(url.to_string())
+/// Make sure a template database `{family}_{version}` exists on the resolved
+/// Postgres, running `seed` on a pool of a fresh database the first time, and
+/// return its name, for [`TestDb::from_template`].
+///
+/// The template is a cache: it stays on the server after the tests, so the next
+/// run copies it instead of seeding again. `version` names what it was seeded
+/// from (a hash of the schema and the generator, say), so a changed seed makes a
+/// new template, and the family's older versions are dropped (best effort).
+///
+/// Many test threads and processes may ask at once: a session advisory lock
+/// makes one of them seed while the others wait (up to `limit`, as the seeding
+/// itself), and the template appears under its name only when complete (it is
+/// seeded under another name and renamed), so nobody copies half a seed.
+pub async fn ensure_template<F, Fut>(
+    family: &str,
+    version: &str,
+    limit: Duration,
+    seed: F,
+) -> anyhow::Result<String>
+where
+    F: FnOnce(PgPool) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let name = format!("{family}_{version}");
+    check_identifier(&name)?;
+    let endpoint = service::resolve(Service::Postgres).await?;
+    endpoint.probe().await?;
+    // Two connections: one holds the advisory lock, the other does the work.
+    let admin = connect(&endpoint, &endpoint.url, 2).await?;
+    if template_exists(&admin, &name).await? {
+        admin.close().await;
+        return Ok(name);
+    }
+    // A session-level advisory lock belongs to one connection: hold it on one.
+    let mut conn = admin.acquire().await?;
+    let key = format!("labkit template {name}");
+    crate::within(
+        limit,
+        format!("the lock on template {name} (another test is seeding it)"),
+        sqlx::query("SELECT pg_advisory_lock(hashtext($1))")
+            .bind(&key)
+            .execute(&mut *conn),
+    )
+    .await??;
+    let seeded = seed_locked(&endpoint, &admin, family, &name, limit, seed).await;
+    let unlocked = sqlx::query("SELECT pg_advisory_unlock(hashtext($1))")
+        .bind(&key)
+        .execute(&mut *conn)
+        .await;
+    drop(conn);
+    admin.close().await;
+    seeded?;
+    unlocked?;
+    Ok(name)
+}
+
+/// The part of [`ensure_template`] that runs under its lock.
+async fn seed_locked<F, Fut>(
+    endpoint: &Endpoint,
+    admin: &PgPool,
+    family: &str,
+    name: &str,
+    limit: Duration,
+    seed: F,
+) -> anyhow::Result<()>
+where
+    F: FnOnce(PgPool) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    if template_exists(admin, name).await? {
+        return Ok(()); // seeded by whoever held the lock before us
+    }
+    // What a killed seeder left behind is dropped and seeded again.
+    let building = format!("{name}_seeding");
+    admin
+        .execute(AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {building} WITH (FORCE)"
+        )))
+        .await?;
+    admin
+        .execute(AssertSqlSafe(format!("CREATE DATABASE {building}")))
+        .await
+        .with_context(|| format!("creating {building} on {}", endpoint.describe()))?;
+    let url = crate::sqldb::database_url(&endpoint.url, &building)?;
+    let pool = connect(endpoint, &url, 4).await?;
+    let seeded = crate::within(
+        limit,
+        format!("seeding template {name}"),
+        seed(pool.clone()),
+    )
+    .await;
+    // Closing waits for the pool's connections to end: a rename (and later a
+    // copy) needs the database to have no sessions.
+    pool.close().await;
+    seeded?.with_context(|| format!("seeding template {name}"))?;
+    admin
+        .execute(AssertSqlSafe(format!(
+            "ALTER DATABASE {building} RENAME TO {name}"
+        )))
+        .await?;
+    let older: Vec<String> = sqlx::query_scalar(
+        "SELECT datname FROM pg_database WHERE datname LIKE $1 AND datname <> $2",
+    )
+    .bind(format!("{}\\_%", family.replace('_', "\\_")))
+    .bind(name)
+    .fetch_all(admin)
+    .await?;
+    for old in older {
+        // In use by a run of an older checkout: leave it for later.
+        let _ = admin
+            .execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {old}")))
+            .await;
+    }
+    Ok(())
+}
+
+async fn template_exists(admin: &PgPool, name: &str) -> anyhow::Result<bool> {
+    Ok(
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(name)
+            .fetch_one(admin)
+            .await?,
+    )
+}
+
+/// Template names are formatted into SQL: lower-case letters, digits and `_`
+/// only, and short enough for `_seeding` to fit Postgres's 63 bytes.
+fn check_identifier(name: &str) -> anyhow::Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 50
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    anyhow::ensure!(
+        ok,
+        "template name {name:?}: use at most 50 of [a-z0-9_] (it is formatted into SQL)"
+    );
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The database name replaces the path and keeps credentials and options.
+    /// Only names that are safe to format into SQL are taken as templates.
     #[test]
-    fn database_url_replaces_only_the_database() {
-        assert_eq!(
-            database_url("postgres://u:p@h:5432/postgres?sslmode=disable", "lab_x").unwrap(),
-            "postgres://u:p@h:5432/lab_x?sslmode=disable"
-        );
-        assert_eq!(
-            database_url("postgres://h", "lab_y").unwrap(),
-            "postgres://h/lab_y"
-        );
+    fn template_names_are_checked_before_they_reach_sql() {
+        assert!(check_identifier("slow_query_seed_0a1b").is_ok());
+        for bad in ["", "Seed", "seed; DROP DATABASE x", "a-b", &"x".repeat(51)] {
+            assert!(check_identifier(bad).is_err(), "{bad:?} was accepted");
+        }
     }
 }

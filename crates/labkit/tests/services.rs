@@ -457,3 +457,78 @@ async fn a_mariadb_test_database_is_private_and_dropped_after_use() -> anyhow::R
     );
     Ok(())
 }
+
+/// A template asked for by many tests at once is seeded once, complete, and
+/// each copy is the test's own; a new version of the family replaces the old.
+#[tokio::test]
+async fn a_template_is_seeded_once_and_every_copy_is_private() -> anyhow::Result<()> {
+    let family = format!("labkit_tpl_{}", labkit::unique::random() % 1_000_000);
+    let seeds = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let ask = |version: &'static str| {
+        let (family, seeds) = (family.clone(), seeds.clone());
+        async move {
+            labkit::postgres::ensure_template(&family, version, Duration::from_secs(30), |pool| {
+                let seeds = seeds.clone();
+                async move {
+                    seeds.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    sqlx::query("CREATE TABLE t AS SELECT generate_series(1, 1000) AS n")
+                        .execute(&pool)
+                        .await?;
+                    Ok(())
+                }
+            })
+            .await
+        }
+    };
+    let names = futures_join_all(vec![ask("v1"), ask("v1"), ask("v1")]).await?;
+    assert!(
+        names.iter().all(|n| *n == format!("{family}_v1")),
+        "{names:?}"
+    );
+    assert_eq!(
+        seeds.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "seeded more than once"
+    );
+
+    let a = TestDb::from_template(&names[0]).await?;
+    let b = TestDb::from_template(&names[0]).await?;
+    sqlx::query("DELETE FROM t").execute(a.pool()).await?;
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM t")
+        .fetch_one(b.pool())
+        .await?;
+    assert_eq!(left, 1000, "a change to one copy showed in another");
+
+    let v2 = ask("v2").await?;
+    let admin = TestDb::new().await?;
+    let family_left: Vec<String> = sqlx::query_scalar(
+        "SELECT datname FROM pg_database WHERE datname LIKE $1 ORDER BY datname",
+    )
+    .bind(format!("{family}%"))
+    .fetch_all(admin.pool())
+    .await?;
+    assert_eq!(
+        family_left,
+        vec![v2.clone()],
+        "the older version was not dropped"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {v2}")))
+        .execute(admin.pool())
+        .await?;
+    Ok(())
+}
+
+/// Await every future, in order, or the first error.
+async fn futures_join_all<T>(
+    futures: Vec<impl std::future::Future<Output = anyhow::Result<T>> + Send + 'static>,
+) -> anyhow::Result<Vec<T>>
+where
+    T: Send + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for handle in handles {
+        out.push(handle.await??);
+    }
+    Ok(out)
+}
