@@ -9,7 +9,7 @@
 //! | `limit` missing                         | 20 rows                              |
 //! | `limit` not a whole number in 1..=100   | 400 `/problems/invalid-limit`        |
 //! | `cursor` malformed, changed, or another customer's | 400 `/problems/invalid-cursor` |
-//! | a parameter unknown, repeated or badly encoded | 400 `/problems/invalid-query` |
+//! | a parameter unknown or repeated           | 400 `/problems/invalid-query` |
 //!
 //! An unknown parameter is refused rather than ignored: `?limt=5` silently
 //! answering 20 rows is a bug the client never hears about.

@@ -137,7 +137,8 @@ async fn build_on(
     index: &IndexDef,
     config: &BuildConfig,
 ) -> Result<BuildReport, IndexError> {
-    let timeout_ms = config.lock_timeout.as_millis().max(1);
+    // Rounded up to whole milliseconds: never down, and never to 0 ("no timeout").
+    let timeout_ms = config.lock_timeout.as_micros().div_ceil(1000).max(1);
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "SET lock_timeout = '{timeout_ms}ms'"
     )))
@@ -158,7 +159,7 @@ async fn build_on(
             Some(false) => match drop_invalid(conn, index.name).await {
                 Ok(()) => report.dropped_invalid += 1,
                 Err(e) if is_lock_timeout(&e) => {
-                    tokio::time::sleep(config.backoff).await;
+                    pause(config, attempt).await;
                     continue;
                 }
                 Err(e) => return Err(e.into()),
@@ -175,7 +176,7 @@ async fn build_on(
         {
             Ok(_) => return Ok(report),
             // The failed build has left an INVALID index: the next round drops it.
-            Err(e) if is_lock_timeout(&e) => tokio::time::sleep(config.backoff).await,
+            Err(e) if is_lock_timeout(&e) => pause(config, attempt).await,
             Err(e) => return Err(e.into()),
         }
     }
@@ -185,6 +186,13 @@ async fn build_on(
         attempts: config.attempts,
         invalid_left: validity(conn, index.name).await? == Some(false),
     })
+}
+
+/// The backoff between two attempts (none after the last one).
+async fn pause(config: &BuildConfig, attempt: u32) {
+    if attempt < config.attempts {
+        tokio::time::sleep(config.backoff).await;
+    }
 }
 
 /// `Some(indisvalid)` of the index called `name`, or `None` if there is none.

@@ -92,6 +92,14 @@ pub async fn create_partitioned(
     )
     .execute(&mut *tx)
     .await?;
+    // LIKE copies no identity: new rows take their ids from orders' own
+    // sequence, so ids stay unique across both tables, before and after a swap.
+    sqlx::query(
+        "ALTER TABLE orders_by_month ALTER COLUMN id
+             SET DEFAULT nextval(pg_get_serial_sequence('orders', 'id')::regclass)",
+    )
+    .execute(&mut *tx)
+    .await?;
     // On the parent: every partition, now or later, gets its own copy.
     sqlx::query(
         "CREATE INDEX orders_by_month_customer_latest
@@ -110,15 +118,22 @@ pub async fn create_partitioned(
 /// Make sure `month` has its partition (run it ahead of time: a row whose
 /// month has none is refused). Returns whether it was created now.
 pub async fn ensure_month(pool: &PgPool, month: Month) -> Result<bool, sqlx::Error> {
-    let mut conn = pool.acquire().await?;
+    let mut tx = pool.begin().await?;
+    // Two schedulers at once: the check and the create must not interleave
+    // (both would see no partition, and one CREATE would fail). A transaction
+    // advisory lock makes them take turns.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('orders_by_month partitions'))")
+        .execute(&mut *tx)
+        .await?;
     let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
         .bind(month.partition_name())
-        .fetch_one(&mut *conn)
+        .fetch_one(&mut *tx)
         .await?;
     if exists {
         return Ok(false);
     }
-    create_partition(&mut conn, month).await?;
+    create_partition(&mut tx, month).await?;
+    tx.commit().await?;
     Ok(true)
 }
 
@@ -145,6 +160,11 @@ pub async fn copy_batch(
     after_id: i64,
     batch: i64,
 ) -> Result<Option<i64>, sqlx::Error> {
+    if batch < 1 {
+        return Err(sqlx::Error::InvalidArgument(format!(
+            "a batch of {batch} rows copies nothing: use at least 1"
+        )));
+    }
     sqlx::query_scalar(
         "WITH batch AS (
              SELECT * FROM orders WHERE id > $1 ORDER BY id LIMIT $2

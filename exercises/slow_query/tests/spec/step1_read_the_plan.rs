@@ -72,16 +72,48 @@ fn step1_per_loop_counts_are_multiplied_by_the_loops() {
     );
     assert_eq!(nested.rows_removed_by_filter(), 154);
 
-    // Heap Fetches, though, is a total: 3 rows fetched in each of 11 loops.
+    // Heap Fetches, though, is a total: 4 rows fetched in each of 12 loops.
     let fetches = summary("nested_loop_heap_fetches");
-    assert_eq!(fetches.nodes[2].actual_loops, 11);
-    assert_eq!(fetches.nodes[2].actual_rows, 187, "17 per loop × 11 loops");
+    assert_eq!(fetches.nodes[2].actual_loops, 12);
+    assert_eq!(fetches.nodes[2].actual_rows, 240, "20 per loop × 12 loops");
     assert_eq!(
         fetches.nodes[2].heap_fetches,
-        Some(33),
-        "README step 1: Heap Fetches is a total over the loops already (not × 11)"
+        Some(48),
+        "README step 1: Heap Fetches is a total over the loops already (not × 12)"
     );
-    assert_eq!(fetches.heap_fetches(), 33);
+    assert_eq!(fetches.nodes[1].heap_fetches, Some(1));
+    assert_eq!(
+        fetches.heap_fetches(),
+        49,
+        "README step 1: the plan's heap fetches are every index-only scan's, added up"
+    );
+}
+
+/// An index on `customer_id` alone: a Bitmap Index Scan finds the whale's
+/// 30,000 rows, a Bitmap Heap Scan reads them (every page of the table), and
+/// a top-N heapsort keeps ten.
+#[test]
+fn step1_a_bitmap_scan_plan_shows_its_index_and_its_sort() {
+    let plan = summary("bitmap_heap_scan_then_sort");
+    assert_eq!(
+        plan.node_types(),
+        ["Limit", "Sort", "Bitmap Heap Scan", "Bitmap Index Scan"]
+    );
+    let scans = plan.index_scans();
+    assert_eq!(
+        scans.len(),
+        1,
+        "README step 1: a Bitmap Index Scan uses an index too: {scans:?}"
+    );
+    assert_eq!(scans[0].node_type, "Bitmap Index Scan");
+    assert_eq!(scans[0].index_name.as_deref(), Some("o_cust"));
+    assert_eq!(scans[0].index_cond.as_deref(), Some("(customer_id = 1)"));
+    assert_eq!(scans[0].actual_rows, 30_000);
+    assert_eq!(
+        plan.sort().and_then(|s| s.sort_method.as_deref()),
+        Some("top-N heapsort")
+    );
+    assert_eq!(plan.shared_blocks(), 12_855);
 }
 
 /// An index on `created_at` alone, walked backward: the index gives the

@@ -245,15 +245,18 @@ async fn step2_a_build_retries_after_a_lock_timeout_and_ends_valid() -> anyhow::
     let open = lab.open_writer_transaction().await?;
     let pool = lab.pool().clone();
     let config = BuildConfig {
-        lock_timeout: Duration::from_millis(100),
+        lock_timeout: Duration::from_millis(1_500),
         attempts: 400,
         backoff: Duration::from_millis(20),
     };
     let building = tokio::spawn(async move { build(&pool, &latest_orders_index(), &config).await });
-    // The first attempt times out waiting; the next one's DROP waits in turn.
+    // The first attempt times out waiting; the next one's DROP waits in turn
+    // (each for up to 1.5 s, so the writer below meets the DROP still waiting).
     lab.until_waiting_for_a_lock("CREATE INDEX").await?;
     lab.until_waiting_for_a_lock("DROP INDEX").await?;
-    let inserted = lab.insert_within(Duration::from_secs(1)).await?;
+    // A writer that will not wait for a lock at all (10 ms): behind a plain
+    // DROP INDEX queued for ACCESS EXCLUSIVE it would.
+    let inserted = lab.insert_within(Duration::from_millis(10)).await?;
     assert!(
         inserted.is_ok(),
         "README step 2: an INSERT waited for the drop of the INVALID leftover ({:?}): a plain \
@@ -321,6 +324,39 @@ async fn step2_an_invalid_index_left_by_a_cancelled_build_is_rebuilt() -> anyhow
     );
     assert_eq!(report.dropped_invalid, 1, "{report:?}");
     assert_eq!(report.attempts, 1, "{report:?}");
+    Ok(())
+}
+
+/// A build cancelled by someone else (an operator's pg_cancel_backend, a
+/// deadlock) is an error at once: only a lock timeout is retried.
+#[tokio::test]
+async fn step2_a_cancelled_build_is_an_error_not_a_retry() -> anyhow::Result<()> {
+    let lab = Lab::seeded().await?;
+    let open = lab.open_writer_transaction().await?;
+    let pool = lab.pool().clone();
+    let config = BuildConfig {
+        attempts: 5,
+        ..patient()
+    };
+    let building = tokio::spawn(async move { build(&pool, &latest_orders_index(), &config).await });
+    let pid = lab.until_waiting_for_a_lock("CREATE INDEX").await?;
+    sqlx::query("SELECT pg_cancel_backend($1)")
+        .bind(pid)
+        .execute(lab.pool())
+        .await?;
+    let result = labkit::within(
+        Duration::from_secs(10),
+        "the cancelled build to return",
+        building,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("README step 2: {e}: a cancelled build was retried"))??;
+    assert!(
+        matches!(result, Err(IndexError::Database(_))),
+        "README step 2: a cancelled build (57014) is IndexError::Database, never retried as a \
+         lock timeout: {result:?}"
+    );
+    commit(open).await?;
     Ok(())
 }
 

@@ -323,8 +323,9 @@ async fn get(lab: &Lab, path: &str) -> anyhow::Result<(StatusCode, String, Value
     let body = response.into_body().collect().await?.to_bytes();
     let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
     anyhow::ensure!(
-        !logs.text().contains("ERROR"),
-        "README step 4: GET {path} logged an ERROR: {}",
+        !logs.text().contains("ERROR") && !logs.text().contains("WARN"),
+        "README step 4: GET {path} logged a warning or an error (bad input is the client's \
+         mistake: DEBUG at most): {}",
         logs.text()
     );
     Ok((
@@ -378,7 +379,8 @@ async fn step4_the_api_pages_through_a_customer_with_its_cursor() -> anyhow::Res
 #[tokio::test]
 async fn step4_limits_from_1_to_the_maximum_are_served() -> anyhow::Result<()> {
     let lab = Lab::seeded().await?;
-    for limit in [1, 2, MAX_LIMIT - 1, MAX_LIMIT] {
+    assert_eq!(MAX_LIMIT, 100, "README step 4: the maximum is 100");
+    for limit in [1, 2, 99, 100] {
         let (status, _, json, text) =
             get(&lab, &format!("/customers/1/orders?limit={limit}")).await?;
         assert_eq!(
@@ -390,6 +392,22 @@ async fn step4_limits_from_1_to_the_maximum_are_served() -> anyhow::Result<()> {
             json["orders"].as_array().map(Vec::len),
             Some(limit as usize),
             "README step 4: the whale has more than {limit} orders"
+        );
+    }
+    // A query string as clients write it: a bare `?`, a trailing `&`, a
+    // percent-encoded name; and a customer id past 2^31 (ids are i64).
+    for (path, rows) in [
+        ("/customers/1/orders?", 20),
+        ("/customers/1/orders?limit=5&", 5),
+        ("/customers/1/orders?%6Cimit=3", 3),
+        ("/customers/3000000000/orders?limit=5", 0),
+    ] {
+        let (status, _, json, text) = get(&lab, path).await?;
+        assert_eq!(status, StatusCode::OK, "README step 4: GET {path}: {text}");
+        assert_eq!(
+            json["orders"].as_array().map(Vec::len),
+            Some(rows),
+            "README step 4: GET {path}"
         );
     }
     Ok(())

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use labkit::TestDb;
 use slow_query::schema;
+use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 
 pub use plans::Plan;
@@ -47,12 +48,26 @@ impl Lab {
         )
         .await?;
         let db = TestDb::from_template(&template).await?;
-        // Every later session of this database runs in TIME_ZONE.
-        let sql = format!("ALTER DATABASE {} SET TimeZone = '{TIME_ZONE}'", db.name());
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(db.pool())
-            .await?;
-        let pool = db.new_pool(10).await?;
+        // sqlx asks for TimeZone=UTC when it connects; every session of the
+        // test's own pool switches to TIME_ZONE right after.
+        let connecting = PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query(sqlx::AssertSqlSafe(format!("SET TIME ZONE '{TIME_ZONE}'")))
+                        .execute(conn)
+                        .await?;
+                    Ok(())
+                })
+            })
+            .connect(db.url());
+        let pool = labkit::within(
+            Duration::from_secs(10),
+            format!("connecting to Postgres at {}", db.url()),
+            connecting,
+        )
+        .await??;
         Ok(Lab { db, pool })
     }
 
@@ -133,14 +148,18 @@ impl Lab {
         .await?)
     }
 
-    /// A connection of the test's own (not from the pool).
+    /// A connection of the test's own (not from the pool), in [`TIME_ZONE`].
     pub async fn connection(&self) -> anyhow::Result<PgConnection> {
-        Ok(labkit::within(
+        let mut conn = labkit::within(
             Duration::from_secs(5),
             format!("connecting to Postgres at {}", self.db.url()),
             PgConnection::connect(self.db.url()),
         )
-        .await??)
+        .await??;
+        sqlx::query(sqlx::AssertSqlSafe(format!("SET TIME ZONE '{TIME_ZONE}'")))
+            .execute(&mut conn)
+            .await?;
+        Ok(conn)
     }
 
     /// A writer's INSERT, on a connection of its own that will not wait for a

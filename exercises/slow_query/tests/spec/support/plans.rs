@@ -103,6 +103,7 @@ pub fn fixture(name: &str) -> Value {
         "index_only_scan" => include_str!("../plans/index_only_scan.json"),
         "incremental_sort" => include_str!("../plans/incremental_sort.json"),
         "nested_loop" => include_str!("../plans/nested_loop.json"),
+        "bitmap_heap_scan_then_sort" => include_str!("../plans/bitmap_heap_scan_then_sort.json"),
         "nested_loop_heap_fetches" => include_str!("../plans/nested_loop_heap_fetches.json"),
         other => panic!("no provided plan {other}"),
     };
