@@ -32,21 +32,17 @@ impl Lab {
         labkit::init_tracing();
         let scale = schema::scale().map_err(anyhow::Error::msg)?;
         let rows = schema::DEFAULT_ROWS * scale;
-        let version = format!(
-            "{:016x}_{scale}",
-            fnv1a(&[schema::SCHEMA_SQL, schema::SEED_SQL])
-        );
-        let template = labkit::postgres::ensure_template(
-            "slow_query_seed",
-            &version,
-            SEED_LIMIT,
-            |pool| async move {
+        // One family per scale (a run at LAB_SCALE=10 must not drop the
+        // template of scale 1); the version is the hash of what seeds it.
+        let family = format!("slow_query_seed_s{scale}");
+        let version = format!("{:016x}", fnv1a(&[schema::SCHEMA_SQL, schema::SEED_SQL]));
+        let template =
+            labkit::postgres::ensure_template(&family, &version, SEED_LIMIT, |pool| async move {
                 schema::create(&pool).await?;
                 schema::seed(&pool, rows, scale).await?;
                 Ok(())
-            },
-        )
-        .await?;
+            })
+            .await?;
         let db = TestDb::from_template(&template).await?;
         // sqlx asks for TimeZone=UTC when it connects; every session of the
         // test's own pool switches to TIME_ZONE right after.
