@@ -32,14 +32,10 @@ pub struct Page {
     pub next: Option<Cursor>,
 }
 
-/// The first page: `$1` customer, `$2` rows to fetch.
+/// The first page: `$1` customer, `$2` rows to fetch. It is the list view
+/// of step 3, exactly: the same columns, the same order, the same index.
 pub fn first_page_sql() -> &'static str {
-    "SELECT id, (extract(epoch FROM created_at) * 1000000)::bigint AS created_at_us,
-            status, total_cents, currency
-       FROM orders
-      WHERE customer_id = $1
-      ORDER BY created_at DESC, id DESC
-      LIMIT $2"
+    crate::list_view::list_view_sql()
 }
 
 /// A later page: `$1` customer, `$2` the cursor's microseconds, `$3` its id,

@@ -225,13 +225,7 @@ async fn step2_a_build_that_never_got_its_first_lock_says_nothing_was_left() -> 
         other => panic!("README step 2: expected LockTimeout, got {other:?}"),
     }
     assert!(lab.order_indexes().await?.is_empty());
-    let setting: String = sqlx::query_scalar("SHOW lock_timeout")
-        .fetch_one(&pool)
-        .await?;
-    assert_eq!(
-        setting, "0",
-        "README step 2: after a failed build the pool's next user inherits lock_timeout={setting}"
-    );
+    assert_pool_has_no_lock_timeout(&pool, "a failed build").await?;
     sqlx::query("COMMIT").execute(&mut holder).await?;
     Ok(())
 }
@@ -389,13 +383,19 @@ async fn step2_the_lock_timeout_does_not_leak_into_the_pool() -> anyhow::Result<
     let lab = Lab::seeded().await?;
     let pool = lab.db.new_pool(1).await?;
     build(&pool, &latest_orders_index(), &patient()).await?;
+    assert_pool_has_no_lock_timeout(&pool, "a successful build").await
+}
+
+/// The next user of a pool's only connection sees no lock_timeout.
+async fn assert_pool_has_no_lock_timeout(pool: &sqlx::PgPool, after: &str) -> anyhow::Result<()> {
     let setting: String = sqlx::query_scalar("SHOW lock_timeout")
-        .fetch_one(&pool)
+        .fetch_one(pool)
         .await?;
     assert_eq!(
         setting, "0",
-        "README step 2: the pool's next user inherits lock_timeout={setting}; CONCURRENTLY \
-         cannot run in a transaction, so SET LOCAL is out: use a connection of its own, or RESET"
+        "README step 2: after {after} the pool's next user inherits lock_timeout={setting}; \
+         CONCURRENTLY cannot run in a transaction, so SET LOCAL is out: use a connection of its \
+         own, or RESET"
     );
     Ok(())
 }
