@@ -19,6 +19,33 @@ pub fn closure(lock: Option<&str>, roots: &[&str]) -> anyhow::Result<String> {
     let Some(lock) = lock else {
         return Ok("no Cargo.lock\n".to_string());
     };
+    let (packages, seen, unlocked) = reach(lock, roots)?;
+    let mut lines: Vec<String> = seen.into_iter().map(|i| packages[i].line()).collect();
+    lines.extend(unlocked);
+    lines.sort();
+    Ok(lines.iter().map(|l| format!("{l}\n")).collect())
+}
+
+/// The names of the workspace's own packages (no `source`: path dependencies)
+/// that `roots` reach, roots included. A record hashes their sources, so a
+/// helper crate only some exercises use (labkit-cluster) stales only theirs.
+pub fn path_packages(lock: Option<&str>, roots: &[&str]) -> anyhow::Result<Vec<String>> {
+    let Some(lock) = lock else {
+        return Ok(Vec::new());
+    };
+    let (packages, seen, _) = reach(lock, roots)?;
+    let mut names: Vec<String> = seen
+        .into_iter()
+        .filter(|&i| packages[i].source.is_empty())
+        .map(|i| packages[i].name.clone())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// The lock's entries, the indices `roots` reach, and a line per root the lock
+/// does not hold yet.
+fn reach(lock: &str, roots: &[&str]) -> anyhow::Result<(Vec<Entry>, BTreeSet<usize>, Vec<String>)> {
     let table: toml::Table = toml::from_str(lock).context("parsing Cargo.lock")?;
     let packages: Vec<Entry> = table
         .get("package")
@@ -58,10 +85,7 @@ pub fn closure(lock: Option<&str>, roots: &[&str]) -> anyhow::Result<String> {
             );
         }
     }
-    let mut lines: Vec<String> = seen.into_iter().map(|i| packages[i].line()).collect();
-    lines.extend(unlocked);
-    lines.sort();
-    Ok(lines.iter().map(|l| format!("{l}\n")).collect())
+    Ok((packages, seen, unlocked))
 }
 
 struct Entry {
@@ -202,5 +226,16 @@ dependencies = ["itoa 0.4.0"]
             closure(Some(LOCK), &["missing"]).unwrap(),
             "missing not in Cargo.lock\n"
         );
+    }
+
+    /// The path packages reached are the roots and the workspace crates they
+    /// use, never registry crates nor unreached neighbours.
+    #[test]
+    fn path_packages_are_the_reached_ones_without_a_source() {
+        assert_eq!(
+            path_packages(Some(LOCK), &["adder", "adder_solution"]).unwrap(),
+            ["adder", "adder_solution"]
+        );
+        assert!(path_packages(None, &["adder"]).unwrap().is_empty());
     }
 }

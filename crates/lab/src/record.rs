@@ -13,7 +13,9 @@
 //! and labkit-locate's manifests and sources, the workspace manifest, the part of
 //! `Cargo.lock` the exercise's two packages reach ([`crate::lockfile`]: a new
 //! exercise, or another's new dependency, stales no other record),
-//! `.cargo/config.toml` and the toolchain (`rustc -V`). Not the lab CLI itself: a change to verify's
+//! `.cargo/config.toml`, the sources of any other crate under `crates/` the
+//! exercise reaches (labkit-cluster, for the exercises that start clusters) and
+//! the toolchain (`rustc -V`). Not the lab CLI itself: a change to verify's
 //! own logic is proven by the lab's self-tests, and re-running every mutant for
 //! it would bring back the cost this record exists to avoid (`lab verify` with
 //! no `--changed` still runs everything).
@@ -210,7 +212,7 @@ pub fn standing(workspace: &Workspace, exercise: &Exercise) -> anyhow::Result<St
 /// The files and directories whose content can change an exercise's verdict.
 pub fn inputs(workspace: &Workspace, exercise: &Exercise) -> Vec<PathBuf> {
     let root = &workspace.root;
-    vec![
+    let mut inputs = vec![
         exercise.dir.clone(),
         exercise.solution_dir.clone(),
         root.join("crates/labkit/Cargo.toml"),
@@ -220,7 +222,21 @@ pub fn inputs(workspace: &Workspace, exercise: &Exercise) -> Vec<PathBuf> {
         root.join("Cargo.toml"),
         root.join("Cargo.lock"),
         root.join(".cargo/config.toml"),
-    ]
+    ];
+    // Any other crate of the lab's own that the exercise builds on
+    // (labkit-cluster): only the records of the exercises that reach it.
+    let lock = std::fs::read_to_string(root.join("Cargo.lock")).ok();
+    let solution = exercise.solution_package();
+    let reached =
+        crate::lockfile::path_packages(lock.as_deref(), &[exercise.package(), solution.as_str()])
+            .unwrap_or_default();
+    for name in reached {
+        let dir = root.join("crates").join(&name);
+        if dir.join("Cargo.toml").is_file() && !inputs.contains(&dir.join("src")) {
+            inputs.push(dir);
+        }
+    }
+    inputs
 }
 
 /// `sha256:<hex>` over the toolchain and every input file: each file's path
