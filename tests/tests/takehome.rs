@@ -251,3 +251,26 @@ fn a_takehome_builds_alone_and_its_tests_fail_untouched() {
         "every visible test runs, and fails"
     );
 }
+
+/// An exercise built on another crate of the lab's (failover_fencing on
+/// labkit-cluster) takes that crate along: the bundle's manifest lists it, and
+/// the exercise's path to it resolves inside the bundle.
+#[test]
+fn a_takehome_carries_the_helper_crates_its_exercise_uses() {
+    let (bundle, _) = Bundle::write("failover_fencing", "helpers", &Options::default());
+    let root = &bundle.0;
+    assert!(root.join("crates/labkit-cluster/Cargo.toml").is_file());
+    assert!(root.join("crates/labkit-cluster/src/pg.rs").is_file());
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains("\"crates/labkit-cluster\""),
+        "the bundle's workspace lists labkit-cluster:\n{manifest}"
+    );
+    let exercise = root.join("exercises/failover_fencing");
+    let text = std::fs::read_to_string(exercise.join("Cargo.toml")).unwrap();
+    assert!(text.contains("../../crates/labkit-cluster"));
+    assert!(exercise.join("../../crates/labkit-cluster").is_dir());
+    // An exercise that does not use it does not get it.
+    let (other, _) = Bundle::write("rate_limiter", "no-helpers", &Options::default());
+    assert!(!other.0.join("crates/labkit-cluster").exists());
+}

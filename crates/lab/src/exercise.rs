@@ -17,6 +17,10 @@ pub struct Meta {
     /// Services the tests need: "postgres", "redis", "kafka", "mysql".
     #[serde(default)]
     pub services: Vec<String>,
+    /// What else the tests need on the machine, in a sentence (the Postgres
+    /// server binaries, for the exercises that start their own clusters).
+    #[serde(default)]
+    pub requires: Option<String>,
     /// Position on the dashboard (then by name).
     #[serde(default)]
     pub order: u32,

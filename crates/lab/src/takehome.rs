@@ -106,12 +106,16 @@ fn copy_provided_parts(
 ) -> anyhow::Result<()> {
     let root = &workspace.root;
     let exercise_dir = format!("exercises/{}", exercise.name);
+    let helpers = helper_crates(workspace, exercise);
     for dir in [
         exercise_dir.as_str(),
         "crates/labkit",
         "crates/labkit-locate",
         "crates/lab",
-    ] {
+    ]
+    .into_iter()
+    .chain(helpers.iter().map(String::as_str))
+    {
         // The CLI's own tests stay in the lab (they need its fixtures). labkit's
         // go along: its manifest declares them.
         let skip: &[&str] = if dir == "crates/lab" {
@@ -138,6 +142,20 @@ fn copy_provided_parts(
         }
     }
     Ok(())
+}
+
+/// The lab's other crates the exercise builds on (`crates/labkit-cluster` for
+/// the exercises that start their own clusters), as `crates/<name>` paths: the
+/// path packages its lock entries reach, besides labkit, labkit-locate and lab.
+fn helper_crates(workspace: &Workspace, exercise: &Exercise) -> Vec<String> {
+    let lock = std::fs::read_to_string(workspace.root.join("Cargo.lock")).ok();
+    crate::lockfile::path_packages(lock.as_deref(), &[exercise.package()])
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|name| !["labkit", "labkit-locate", "lab"].contains(&name.as_str()))
+        .map(|name| format!("crates/{name}"))
+        .filter(|dir| workspace.root.join(dir).join("Cargo.toml").is_file())
+        .collect()
 }
 
 /// Copy `from` into `to`, leaving out the directories named in `skip`.
@@ -174,6 +192,7 @@ fn write_manifest(workspace: &Workspace, exercise: &Exercise, out: &Path) -> any
             "crates/lab".to_string(),
         ]
         .into_iter()
+        .chain(helper_crates(workspace, exercise))
         .map(toml::Value::String)
         .collect(),
     );
@@ -333,6 +352,9 @@ fn write_readme(
 }
 
 fn service_lines(exercise: &Exercise) -> String {
+    if let Some(requires) = &exercise.meta.requires {
+        return format!("{requires}\n");
+    }
     if exercise.meta.services.is_empty() {
         return "This exercise needs no service: Rust is enough.\n".to_string();
     }

@@ -7,7 +7,14 @@ use crate::workspace::Workspace;
 
 pub(super) fn list(workspace: &Workspace, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     for exercise in workspace.exercises()? {
-        let services = if exercise.meta.services.is_empty() {
+        let services = if let Some(requires) = &exercise.meta.requires {
+            requires
+                .split(':')
+                .next()
+                .unwrap_or(requires)
+                .trim()
+                .to_string()
+        } else if exercise.meta.services.is_empty() {
             "no services".to_string()
         } else {
             exercise.meta.services.join(", ")
