@@ -113,24 +113,37 @@ pub struct PgCluster {
 /// A directory with `initdb`, `pg_ctl`, `pg_basebackup` and `postgres`:
 /// `LAB_PG_BIN`, else one on the `PATH`, else the newest `/usr/lib/postgresql/*/bin`.
 pub fn pg_bin_dir() -> anyhow::Result<PathBuf> {
-    let complete = |dir: &Path| {
-        ["initdb", "pg_ctl", "pg_basebackup", "postgres"]
-            .iter()
-            .all(|b| dir.join(b).is_file())
-    };
-    if let Some(dir) = std::env::var_os("LAB_PG_BIN").map(PathBuf::from) {
+    find_bin_dir(
+        std::env::var_os("LAB_PG_BIN").map(PathBuf::from),
+        std::env::var_os("PATH"),
+        Path::new("/usr/lib/postgresql"),
+    )
+}
+
+const SERVER_BINARIES: [&str; 4] = ["initdb", "pg_ctl", "pg_basebackup", "postgres"];
+
+/// [`pg_bin_dir`] with its inputs given: the explicit directory, the `PATH`,
+/// and the directory of Debian's versioned installs.
+fn find_bin_dir(
+    explicit: Option<PathBuf>,
+    path: Option<std::ffi::OsString>,
+    debian_root: &Path,
+) -> anyhow::Result<PathBuf> {
+    let complete = |dir: &Path| SERVER_BINARIES.iter().all(|b| dir.join(b).is_file());
+    if let Some(dir) = explicit {
         if complete(&dir) {
             return Ok(dir);
         }
         bail!(
-            "LAB_PG_BIN={} does not hold initdb, pg_ctl, pg_basebackup and postgres",
-            dir.display()
+            "LAB_PG_BIN={} does not hold {}",
+            dir.display(),
+            SERVER_BINARIES.join(", ")
         );
     }
-    let mut candidates: Vec<PathBuf> = std::env::var_os("PATH")
+    let mut candidates: Vec<PathBuf> = path
         .map(|p| std::env::split_paths(&p).collect())
         .unwrap_or_default();
-    let mut debian: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+    let mut debian: Vec<(u32, PathBuf)> = std::fs::read_dir(debian_root)
         .map(|entries| {
             entries
                 .flatten()
@@ -607,4 +620,59 @@ fn append(path: &Path, text: &str) -> anyhow::Result<()> {
 fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scratch directory with a `bin` of fake server binaries per version.
+    fn fake_installs(versions: &[u32]) -> PathBuf {
+        let root = std::env::temp_dir().join(labkit::unique::name("pgbin"));
+        for v in versions {
+            let bin = root.join(v.to_string()).join("bin");
+            std::fs::create_dir_all(&bin).expect("a scratch dir");
+            for b in SERVER_BINARIES {
+                std::fs::write(bin.join(b), "").expect("a fake binary");
+            }
+        }
+        std::fs::create_dir_all(&root).expect("a scratch dir");
+        root
+    }
+
+    #[test]
+    fn the_newest_versioned_install_is_found_when_nothing_else_is() {
+        let root = fake_installs(&[9, 13, 15]);
+        let found = find_bin_dir(None, None, &root).expect("found");
+        assert_eq!(
+            found,
+            root.join("15/bin"),
+            "15 is newer than 9 and 13 (numerically)"
+        );
+        std::fs::remove_dir_all(root).ok();
+    }
+
+    #[test]
+    fn an_explicit_directory_wins_and_an_incomplete_one_is_refused() {
+        let root = fake_installs(&[13, 15]);
+        let explicit = root.join("13/bin");
+        assert_eq!(
+            find_bin_dir(Some(explicit.clone()), None, &root).expect("found"),
+            explicit
+        );
+        std::fs::remove_file(explicit.join("pg_basebackup")).expect("remove");
+        let error = find_bin_dir(Some(explicit), None, &root).expect_err("incomplete");
+        assert!(format!("{error}").contains("LAB_PG_BIN="), "{error}");
+        std::fs::remove_dir_all(root).ok();
+    }
+
+    #[test]
+    fn no_binaries_is_an_error_that_says_what_to_install() {
+        let root = fake_installs(&[]);
+        let error = find_bin_dir(None, Some("".into()), &root).expect_err("none");
+        let message = format!("{error}");
+        assert!(message.contains("apt-get install postgresql"), "{message}");
+        assert!(message.contains("LAB_PG_BIN"), "{message}");
+        std::fs::remove_dir_all(root).ok();
+    }
 }

@@ -66,7 +66,8 @@ pub struct FencedOld {
 /// raise its epoch (so even a token-carrying write fails), make it refuse every
 /// write from now on (`default_transaction_read_only`, reloaded, so sessions
 /// already open get it at their next transaction), then end every other
-/// session, so no client keeps a transaction open on it.
+/// session, so no client keeps a transaction open on it. Fencing again is
+/// harmless: a retry, even one carrying an older epoch, never lowers it.
 pub async fn fence_old_primary(
     url: &str,
     epoch: i64,

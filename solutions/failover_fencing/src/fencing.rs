@@ -95,7 +95,8 @@ pub struct FencedOld {
 /// raise its epoch (so even a token-carrying write fails), make it refuse every
 /// write from now on (`default_transaction_read_only`, reloaded, so sessions
 /// already open get it at their next transaction), then end every other
-/// session, so no client keeps a transaction open on it.
+/// session, so no client keeps a transaction open on it. Fencing again is
+/// harmless: a retry, even one carrying an older epoch, never lowers it.
 pub async fn fence_old_primary(
     url: &str,
     epoch: i64,
@@ -103,6 +104,11 @@ pub async fn fence_old_primary(
 ) -> Result<FencedOld, FailoverError> {
     let attempt = async {
         let mut conn = PgConnection::connect(url).await?;
+        // A second fencing (a controller's retry) finds the server read-only
+        // already; this session alone may still raise the epoch.
+        sqlx::raw_sql("SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE")
+            .execute(&mut conn)
+            .await?;
         let raised: i64 = sqlx::query_scalar(
             "UPDATE fencing SET epoch = greatest(epoch, $1) WHERE id = 1 RETURNING epoch",
         )

@@ -211,8 +211,9 @@ fn step1_failures_must_fall_within_the_window_counted_exactly() {
     }
 }
 
-/// A health check tells a primary from a standby, and a stalled server (it
-/// accepts the connection, then says nothing) fails within the timeout.
+/// A health check tells a primary from a standby, and a stalled server fails
+/// within the timeout, whether it stalls before the connection is set up or
+/// on the query after it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn step1_a_stalled_primary_fails_its_check_within_the_timeout() -> anyhow::Result<()> {
     let cluster = support::cluster(1).await?;
@@ -246,6 +247,35 @@ async fn step1_a_stalled_primary_fails_its_check_within_the_timeout() -> anyhow:
     assert!(
         started.elapsed() < limit + Duration::from_secs(2),
         "the check must give up at its timeout ({limit:?}), not wait for the kernel: took {:?}",
+        started.elapsed()
+    );
+
+    // A server that takes the connection, then stalls on the query: for this
+    // user, pg_is_in_recovery() resolves to a function that sleeps.
+    cluster
+        .execute(
+            0,
+            "CREATE ROLE slowpoke LOGIN; CREATE SCHEMA slow; \
+             CREATE FUNCTION slow.pg_is_in_recovery() RETURNS boolean \
+               LANGUAGE sql AS 'SELECT pg_sleep(60) IS NULL'; \
+             GRANT USAGE ON SCHEMA slow TO slowpoke; \
+             ALTER ROLE slowpoke SET search_path = slow, pg_catalog;",
+        )
+        .await?;
+    let slow = format!("postgres://slowpoke@{}/postgres", cluster.node(0).addr());
+    let started = tokio::time::Instant::now();
+    let health = bounded(
+        "a health check stalled after connecting",
+        check(&slow, limit),
+    )
+    .await?;
+    assert!(
+        matches!(health, Health::Down(_)),
+        "a query that never answers is down, got {health:?}"
+    );
+    assert!(
+        started.elapsed() < limit + Duration::from_secs(2),
+        "the connection and the query share the one timeout ({limit:?}): took {:?}",
         started.elapsed()
     );
     Ok(())

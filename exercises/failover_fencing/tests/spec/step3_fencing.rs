@@ -169,6 +169,16 @@ async fn step3_a_thawed_old_primary_never_accepts_a_stale_write() -> anyhow::Res
             "{reference} on the new primary"
         );
     }
+    // A controller's retry, with an older epoch: harmless, and never lowers it.
+    let again = bounded(
+        "fence_old_primary",
+        fence_old_primary(&url(&cluster, 0), 1, TIMEOUT),
+    )
+    .await??;
+    assert_eq!(
+        again.epoch, epoch,
+        "fencing again with epoch 1 keeps the old primary at epoch {epoch} (README step 3)"
+    );
     let mut new_primary = cluster.connect(1).await?;
     assert!(app::read_payment(&mut new_primary, ack.id).await?.is_some());
     Ok(())
