@@ -211,6 +211,23 @@ fn step1_failures_must_fall_within_the_window_counted_exactly() {
     }
 }
 
+/// `check(url, limit)` says Down, and gives up at its timeout rather than
+/// waiting for the kernel: the connection and the query share the one bound.
+async fn down_within(url: &str, limit: Duration, what: &str) -> anyhow::Result<()> {
+    let started = tokio::time::Instant::now();
+    let health = bounded(&format!("a health check of {what}"), check(url, limit)).await?;
+    assert!(
+        matches!(health, Health::Down(_)),
+        "{what} is down (README step 1), got {health:?}"
+    );
+    assert!(
+        started.elapsed() < limit + Duration::from_secs(2),
+        "the check of {what} must give up at its timeout ({limit:?}): took {:?}",
+        started.elapsed()
+    );
+    Ok(())
+}
+
 /// A health check tells a primary from a standby, and a stalled server fails
 /// within the timeout, whether it stalls before the connection is set up or
 /// on the query after it.
@@ -234,21 +251,12 @@ async fn step1_a_stalled_primary_fails_its_check_within_the_timeout() -> anyhow:
         Health::Primary
     );
     proxy.stall();
-    let started = tokio::time::Instant::now();
-    let health = bounded(
-        "a health check of a stalled primary",
-        check(&through, limit),
+    down_within(
+        &through,
+        limit,
+        "a primary stalled before the connection is set up",
     )
     .await?;
-    assert!(
-        matches!(health, Health::Down(_)),
-        "a stalled primary is down, got {health:?}"
-    );
-    assert!(
-        started.elapsed() < limit + Duration::from_secs(2),
-        "the check must give up at its timeout ({limit:?}), not wait for the kernel: took {:?}",
-        started.elapsed()
-    );
 
     // A server that takes the connection, then stalls on the query: for this
     // user, pg_is_in_recovery() resolves to a function that sleeps.
@@ -263,21 +271,12 @@ async fn step1_a_stalled_primary_fails_its_check_within_the_timeout() -> anyhow:
         )
         .await?;
     let slow = format!("postgres://slowpoke@{}/postgres", cluster.node(0).addr());
-    let started = tokio::time::Instant::now();
-    let health = bounded(
-        "a health check stalled after connecting",
-        check(&slow, limit),
+    down_within(
+        &slow,
+        limit,
+        "a primary stalled on the query after connecting",
     )
     .await?;
-    assert!(
-        matches!(health, Health::Down(_)),
-        "a query that never answers is down, got {health:?}"
-    );
-    assert!(
-        started.elapsed() < limit + Duration::from_secs(2),
-        "the connection and the query share the one timeout ({limit:?}): took {:?}",
-        started.elapsed()
-    );
     Ok(())
 }
 

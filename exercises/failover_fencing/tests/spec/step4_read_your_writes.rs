@@ -2,10 +2,31 @@
 
 use std::time::Duration;
 
-use failover_fencing::app;
+use failover_fencing::app::{self, Payment};
 use failover_fencing::{Lsn, ReadFrom, ReadPolicy, read_after_write, write_with_token};
+use labkit_cluster::PgCluster;
 
 use crate::support::{self, bounded, url};
+
+/// The candidate's read on standby 1 (primary 0), bounded.
+async fn read(
+    cluster: &PgCluster,
+    token: Lsn,
+    id: i64,
+    max_wait: Duration,
+) -> anyhow::Result<(Option<Payment>, ReadFrom)> {
+    Ok(bounded(
+        "read_after_write",
+        read_after_write(
+            &url(cluster, 1),
+            &url(cluster, 0),
+            token,
+            id,
+            policy(max_wait),
+        ),
+    )
+    .await??)
+}
 
 fn policy(max_wait: Duration) -> ReadPolicy {
     ReadPolicy {
@@ -35,17 +56,7 @@ async fn step4_a_read_after_a_write_sees_it_while_the_standby_lags() -> anyhow::
     );
     let started = tokio::time::Instant::now();
     let max_wait = Duration::from_millis(300);
-    let (payment, from) = bounded(
-        "read_after_write",
-        read_after_write(
-            &url(&cluster, 1),
-            &url(&cluster, 0),
-            token,
-            ack.id,
-            policy(max_wait),
-        ),
-    )
-    .await??;
+    let (payment, from) = read(&cluster, token, ack.id, max_wait).await?;
     assert_eq!(
         payment.map(|p| p.reference),
         Some("mine".to_string()),
@@ -75,17 +86,7 @@ async fn step4_a_standby_that_caught_up_serves_the_read() -> anyhow::Result<()> 
         write_with_token(&mut primary, "mine", 10),
     )
     .await??;
-    let (payment, from) = bounded(
-        "read_after_write",
-        read_after_write(
-            &url(&cluster, 1),
-            &url(&cluster, 0),
-            token,
-            ack.id,
-            policy(Duration::from_secs(10)),
-        ),
-    )
-    .await??;
+    let (payment, from) = read(&cluster, token, ack.id, Duration::from_secs(10)).await?;
     assert_eq!(payment.map(|p| p.id), Some(ack.id));
     assert_eq!(
         from,
@@ -106,33 +107,13 @@ async fn step4_a_standby_exactly_at_the_token_serves_it_and_one_byte_short_does_
     let mut primary = cluster.connect(0).await?;
     let ack = app::write_payment(&mut primary, "boundary", 10).await?;
     let short = Duration::from_millis(100);
-    let (_, at) = bounded(
-        "read_after_write",
-        read_after_write(
-            &url(&cluster, 1),
-            &url(&cluster, 0),
-            Lsn(replayed),
-            ack.id,
-            policy(short),
-        ),
-    )
-    .await??;
+    let (_, at) = read(&cluster, Lsn(replayed), ack.id, short).await?;
     assert_eq!(
         at,
         ReadFrom::Standby,
         "replayed == token: the standby has everything the token asks for (README step 4: at least the token)"
     );
-    let (_, past) = bounded(
-        "read_after_write",
-        read_after_write(
-            &url(&cluster, 1),
-            &url(&cluster, 0),
-            Lsn(replayed + 1),
-            ack.id,
-            policy(short),
-        ),
-    )
-    .await??;
+    let (_, past) = read(&cluster, Lsn(replayed + 1), ack.id, short).await?;
     assert_eq!(
         past,
         ReadFrom::Primary,
@@ -220,17 +201,7 @@ async fn step4_a_dead_standby_sends_the_read_to_the_primary() -> anyhow::Result<
     )
     .await??;
     cluster.kill(1);
-    let (payment, from) = bounded(
-        "read_after_write",
-        read_after_write(
-            &url(&cluster, 1),
-            &url(&cluster, 0),
-            token,
-            ack.id,
-            policy(Duration::from_millis(300)),
-        ),
-    )
-    .await??;
+    let (payment, from) = read(&cluster, token, ack.id, Duration::from_millis(300)).await?;
     assert_eq!(payment.map(|p| p.id), Some(ack.id));
     assert_eq!(
         from,

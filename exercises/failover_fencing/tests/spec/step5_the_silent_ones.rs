@@ -1,10 +1,25 @@
 //! Step 5: the failures nobody notices, checked after a failover (README "Step 5").
 
 use failover_fencing::app::{self, Ack};
-use failover_fencing::post_failover_checklist;
+use failover_fencing::{ChecklistReport, post_failover_checklist};
+use labkit_cluster::PgCluster;
 use sqlx::{Connection, PgConnection};
 
 use crate::support::{self, TIMEOUT, bounded, url};
+
+/// The candidate's checklist on node `i`, bounded.
+async fn checklist(
+    cluster: &PgCluster,
+    i: usize,
+    acknowledged: &[Ack],
+    previous_timeline: u32,
+) -> anyhow::Result<ChecklistReport> {
+    Ok(bounded(
+        "post_failover_checklist",
+        post_failover_checklist(&url(cluster, i), acknowledged, previous_timeline, TIMEOUT),
+    )
+    .await??)
+}
 
 async fn insert_id(conn: &mut PgConnection, reference: &str) -> anyhow::Result<i64> {
     Ok(app::write_payment(conn, reference, 10).await?.id)
@@ -41,11 +56,7 @@ async fn step5_after_a_lossy_failover_no_acknowledged_id_is_handed_out_again() -
         "the test expects the rewound sequence to reuse an acknowledged id; got {reused}, highest acknowledged {highest}"
     );
 
-    let report = bounded(
-        "post_failover_checklist",
-        post_failover_checklist(&url(&cluster, 1), &acked, 1, TIMEOUT),
-    )
-    .await??;
+    let report = checklist(&cluster, 1, &acked, 1).await?;
     assert_eq!(report.sequence.sequence, "public.payments_id_seq");
     assert_eq!(report.sequence.next_before, reused + 1, "{report:?}");
     assert_eq!(report.sequence.highest_acknowledged, highest);
@@ -80,11 +91,7 @@ async fn step5_the_sequence_goes_past_stored_ids_too_and_never_back() -> anyhow:
             .await?;
     }
 
-    let report = bounded(
-        "post_failover_checklist",
-        post_failover_checklist(&url(&cluster, 0), &acked, 1, TIMEOUT),
-    )
-    .await??;
+    let report = checklist(&cluster, 0, &acked, 1).await?;
     assert!(
         !report.sequence.advanced,
         "the sequence is already past every id: leave it (README step 5), got {report:?}"
@@ -103,11 +110,7 @@ async fn step5_the_sequence_goes_past_stored_ids_too_and_never_back() -> anyhow:
     sqlx::query("SELECT setval('payments_id_seq', 3)")
         .execute(&mut conn)
         .await?;
-    let report = bounded(
-        "post_failover_checklist",
-        post_failover_checklist(&url(&cluster, 0), &acked, 1, TIMEOUT),
-    )
-    .await??;
+    let report = checklist(&cluster, 0, &acked, 1).await?;
     assert_eq!(report.sequence.next_before, 4);
     assert!(report.sequence.advanced);
     assert_eq!(
@@ -120,11 +123,7 @@ async fn step5_the_sequence_goes_past_stored_ids_too_and_never_back() -> anyhow:
     sqlx::query("SELECT setval('payments_id_seq', 16, false)")
         .execute(&mut conn)
         .await?;
-    let report = bounded(
-        "post_failover_checklist",
-        post_failover_checklist(&url(&cluster, 0), &acked, 1, TIMEOUT),
-    )
-    .await??;
+    let report = checklist(&cluster, 0, &acked, 1).await?;
     assert_eq!(
         report.sequence.next_before, 16,
         "last_value 16 not yet called: nextval hands out 16 itself"
@@ -161,11 +160,7 @@ async fn step5_unlogged_tables_that_came_back_empty_are_reported() -> anyhow::Re
     drop(conn);
     cluster.wait_caught_up(1).await?;
     support::crash_and_promote(&mut cluster, 1).await?;
-    let report = bounded(
-        "post_failover_checklist",
-        post_failover_checklist(&url(&cluster, 1), &acked, 1, TIMEOUT),
-    )
-    .await??;
+    let report = checklist(&cluster, 1, &acked, 1).await?;
     assert_eq!(
         report.empty_unlogged,
         ["audit.sessions", "public.quotes_cache"],
@@ -180,29 +175,17 @@ async fn step5_unlogged_tables_that_came_back_empty_are_reported() -> anyhow::Re
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn step5_the_report_says_whether_the_timeline_moved() -> anyhow::Result<()> {
     let mut cluster = support::cluster(1).await?;
-    let unchanged = bounded(
-        "post_failover_checklist",
-        post_failover_checklist(&url(&cluster, 0), &[], 1, TIMEOUT),
-    )
-    .await??;
+    let unchanged = checklist(&cluster, 0, &[], 1).await?;
     assert_eq!(
         (unchanged.timeline, unchanged.timeline_advanced),
         (1, false),
         "a primary never promoted is on the timeline it started on: not advanced (README step 5)"
     );
     support::crash_and_promote(&mut cluster, 1).await?;
-    let report = bounded(
-        "post_failover_checklist",
-        post_failover_checklist(&url(&cluster, 1), &[], 1, TIMEOUT),
-    )
-    .await??;
+    let report = checklist(&cluster, 1, &[], 1).await?;
     assert_eq!((report.timeline, report.previous_timeline), (2, 1));
     assert!(report.timeline_advanced, "{report:?}");
-    let confused = bounded(
-        "post_failover_checklist",
-        post_failover_checklist(&url(&cluster, 1), &[], 3, TIMEOUT),
-    )
-    .await??;
+    let confused = checklist(&cluster, 1, &[], 3).await?;
     assert!(
         !confused.timeline_advanced,
         "timeline 2 after timeline 3 went backwards, not forwards: {confused:?}"
