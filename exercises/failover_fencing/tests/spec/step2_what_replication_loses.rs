@@ -60,6 +60,18 @@ async fn synchronous_schedule(level: &str) -> anyhow::Result<()> {
     cluster.set_synchronous("*", level).await?;
     let mut conn = cluster.connect(0).await?;
     let safe = support::write_acked(&mut conn, "safe", 5).await?;
+    if level == "remote_apply" {
+        // The standby had applied each write when its COMMIT returned.
+        let mut standby = cluster.connect(1).await?;
+        for ack in &safe {
+            let seen = failover_fencing::app::read_payment(&mut standby, ack.id).await?;
+            assert!(
+                seen.is_some(),
+                "at remote_apply a read on the standby sees {} as soon as its COMMIT returned",
+                ack.reference
+            );
+        }
+    }
     drop(conn);
     cluster.link(1).cut();
     let mut unknown = Vec::new();
@@ -272,6 +284,16 @@ async fn step2_a_write_the_server_refuses_is_failed_and_nothing_is_written() -> 
         "no COMMIT was ever sent to a server that never answered: Failed, not {unreachable:?}"
     );
     assert_eq!(count(&cluster, 0, "never").await?, 0);
+    let settled = bounded(
+        "settle",
+        settle(&url(&cluster, 0), "never", 10, &unreachable, TIMEOUT),
+    )
+    .await??;
+    assert!(
+        settled.written_now,
+        "a Failed write left nothing: settling it writes it"
+    );
+    assert_eq!(count(&cluster, 0, "never").await?, 1);
     Ok(())
 }
 

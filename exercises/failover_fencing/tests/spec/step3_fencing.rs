@@ -105,7 +105,7 @@ async fn step3_the_epoch_is_checked_by_the_write_not_before_it() -> anyhow::Resu
 async fn step3_a_thawed_old_primary_never_accepts_a_stale_write() -> anyhow::Result<()> {
     let cluster = support::cluster(1).await?;
     let mut stale = cluster.connect(0).await?;
-    let ack = write_fenced(&mut stale, 1, "before", 10).await?;
+    let ack = bounded("write_fenced", write_fenced(&mut stale, 1, "before", 10)).await??;
     cluster.wait_caught_up(1).await?;
 
     // A second stale client, in the middle of a transaction when the primary froze.
@@ -157,7 +157,26 @@ async fn step3_a_thawed_old_primary_never_accepts_a_stale_write() -> anyhow::Res
     )
     .await?;
     assert!(with_new_epoch.is_err(), "{with_new_epoch:?}");
-    for reference in ["stale", "plain", "confused", "midway"] {
+    // A session that asks for READ WRITE gets past the read-only default: the
+    // raised epoch is what refuses its stale write.
+    let mut insistent = cluster.connect(0).await?;
+    sqlx::raw_sql("SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE")
+        .execute(&mut insistent)
+        .await?;
+    match bounded(
+        "write_fenced",
+        write_fenced(&mut insistent, 1, "insistent", 10),
+    )
+    .await?
+    {
+        Err(FailoverError::Fenced { carried, current }) => {
+            assert_eq!((carried, current), (1, epoch))
+        }
+        other => panic!(
+            "epoch 1 on an old primary fenced at epoch {epoch}: Fenced by the raised epoch (README step 3), got {other:?}"
+        ),
+    }
+    for reference in ["stale", "plain", "confused", "midway", "insistent"] {
         assert_eq!(
             count(&cluster, 0, reference).await?,
             0,
