@@ -270,10 +270,12 @@ async fn step4_a_retried_order_is_emailed_once_and_totalled_from_its_own_lines()
         );
     }
     attempts.sort();
-    assert_eq!(
-        attempts,
-        vec![1, 2],
-        "one order went through at once, the other was retried once"
+    // One went through at once; the other needed at least one retry. Not
+    // exactly one: under load the retry can meet the winner's relay (its
+    // outbox UPDATE) and be refused again, which is SSI doing its job.
+    assert!(
+        attempts[0] == 1 && attempts[1] >= 2,
+        "one order went through at once, the other only after a retry: attempts {attempts:?}"
     );
     let totals: Vec<i64> =
         sqlx::query_scalar("SELECT total_cents FROM orders ORDER BY total_cents")
