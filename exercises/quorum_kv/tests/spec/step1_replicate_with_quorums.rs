@@ -1,0 +1,452 @@
+//! Step 1: replicate with quorums. A write is stored on all N and answered
+//! after W; a read asks N, answers after R, newest wins; R + W > N meets the
+//! latest acknowledged write, R = W = 1 can miss it.
+
+use std::time::Duration;
+
+use quorum_kv::{Causality, Config, Mode, Resolution, Version, VersionVector, majority, reconcile};
+
+use crate::support::{Cluster, blind, config};
+
+fn vv(pairs: &[(&str, u64)]) -> VersionVector {
+    VersionVector::from_pairs(pairs.iter().copied())
+}
+
+fn version(value: &str, clock: &[(&str, u64)], ts_ms: u64) -> Version {
+    Version {
+        value: value.to_string(),
+        clock: vv(clock),
+        ts_ms,
+        writer: "n0".to_string(),
+    }
+}
+
+/// Version vectors compare slot by slot over both vectors' slots, a missing
+/// slot counting as zero: larger in one slot and smaller in another is
+/// concurrent, never "after".
+#[test]
+fn step1_version_vectors_compare_slot_by_slot() {
+    let cases = [
+        (vv(&[]), vv(&[]), Causality::Equal),
+        (vv(&[("a", 1)]), vv(&[]), Causality::After),
+        (vv(&[]), vv(&[("a", 1)]), Causality::Before),
+        (vv(&[("a", 1), ("b", 0)]), vv(&[("a", 1)]), Causality::Equal),
+        (
+            vv(&[("a", 2), ("b", 1)]),
+            vv(&[("a", 1), ("b", 1)]),
+            Causality::After,
+        ),
+        (
+            vv(&[("a", 1), ("b", 1)]),
+            vv(&[("a", 1), ("b", 2)]),
+            Causality::Before,
+        ),
+        (
+            vv(&[("a", 2)]),
+            vv(&[("a", 1), ("b", 1)]),
+            Causality::Concurrent,
+        ),
+        (
+            vv(&[("a", 1), ("b", 1)]),
+            vv(&[("a", 2)]),
+            Causality::Concurrent,
+        ),
+        (vv(&[("b", 5)]), vv(&[("a", 5)]), Causality::Concurrent),
+    ];
+    for (a, b, want) in cases {
+        assert_eq!(a.compare(&b), want, "{a:?} compared with {b:?}");
+        assert_eq!(
+            a.descends(&b),
+            matches!(want, Causality::After | Causality::Equal),
+            "{a:?} descends from {b:?}?"
+        );
+    }
+    let merged = vv(&[("a", 1), ("b", 3)]).merge(&vv(&[("a", 2), ("c", 1)]));
+    assert_eq!(
+        merged,
+        vv(&[("a", 2), ("b", 3), ("c", 1)]),
+        "merge keeps each slot's larger counter"
+    );
+    assert_eq!(merged.get("z"), 0, "a missing slot is zero");
+}
+
+/// Under vectors a replica keeps every version nothing supersedes: an older
+/// one goes, a concurrent one stays (sorted by stamp), one clock is one version.
+#[test]
+fn step1_reconcile_keeps_every_version_nothing_supersedes() {
+    let old = version("old", &[("n0", 1)], 10);
+    let new = version("new", &[("n0", 2)], 5);
+    assert_eq!(
+        reconcile(vec![new.clone(), old.clone()], Resolution::Vectors),
+        vec![new.clone()],
+        "the newer clock wins even with an older stamp"
+    );
+    assert_eq!(
+        reconcile(vec![old.clone(), new.clone()], Resolution::Vectors),
+        vec![new.clone()],
+        "whatever the order the versions come in"
+    );
+    let left = version("left", &[("n0", 2)], 20);
+    let right = version("right", &[("n0", 1), ("n1", 1)], 30);
+    assert_eq!(
+        reconcile(
+            vec![right.clone(), old.clone(), left.clone()],
+            Resolution::Vectors
+        ),
+        vec![left.clone(), right.clone()],
+        "concurrent versions are both kept, by stamp; what both saw goes"
+    );
+    assert_eq!(
+        reconcile(vec![left.clone(), left.clone()], Resolution::Vectors),
+        vec![left.clone()],
+        "the same version twice is one version"
+    );
+    let merged = version("merged", &[("n0", 2), ("n1", 2)], 1);
+    assert_eq!(
+        reconcile(vec![left, right, merged.clone()], Resolution::Vectors),
+        vec![merged],
+        "a version that saw both siblings replaces them"
+    );
+    assert!(reconcile(Vec::new(), Resolution::Vectors).is_empty());
+}
+
+/// A majority is more than half: any two majorities of N share a replica.
+#[test]
+fn step1_a_majority_is_more_than_half() {
+    for (n, want) in [(1, 1), (2, 2), (3, 2), (4, 3), (5, 3), (6, 4), (7, 4)] {
+        assert_eq!(majority(n), want, "majority of {n}");
+    }
+}
+
+/// A configuration that cannot work is refused, each limit on both sides: N
+/// from 1 to the nodes, R and W from 1 to N, timeouts above zero with the
+/// replica's no longer than the request's, a retry-after above zero.
+#[test]
+fn step1_a_configuration_that_cannot_work_is_refused() {
+    let base = Config::new(3);
+    let refused = |c: Config, nodes: usize, why: &str| {
+        assert!(c.validate(nodes).is_err(), "must be refused: {why} ({c:?})");
+    };
+    let accepted = |c: Config, nodes: usize, why: &str| {
+        if let Err(e) = c.validate(nodes) {
+            panic!("must be accepted: {why}: {e}");
+        }
+    };
+    accepted(base.clone(), 3, "N = nodes");
+    refused(base.clone(), 2, "N = 3 on 2 nodes");
+    refused(Config::new(0), 3, "N = 0");
+    accepted(Config::new(1), 1, "N = 1");
+    refused(
+        Config {
+            r: 0,
+            ..base.clone()
+        },
+        3,
+        "R = 0",
+    );
+    accepted(
+        Config {
+            r: 1,
+            ..base.clone()
+        },
+        3,
+        "R = 1",
+    );
+    accepted(
+        Config {
+            r: 3,
+            ..base.clone()
+        },
+        3,
+        "R = N",
+    );
+    refused(
+        Config {
+            r: 4,
+            ..base.clone()
+        },
+        5,
+        "R = N + 1",
+    );
+    refused(
+        Config {
+            w: 0,
+            ..base.clone()
+        },
+        3,
+        "W = 0",
+    );
+    accepted(
+        Config {
+            w: 1,
+            ..base.clone()
+        },
+        3,
+        "W = 1",
+    );
+    accepted(
+        Config {
+            w: 3,
+            ..base.clone()
+        },
+        3,
+        "W = N",
+    );
+    refused(
+        Config {
+            w: 4,
+            ..base.clone()
+        },
+        5,
+        "W = N + 1",
+    );
+    refused(
+        Config {
+            timeout: Duration::ZERO,
+            ..base.clone()
+        },
+        3,
+        "a zero timeout",
+    );
+    refused(
+        Config {
+            replica_timeout: Duration::ZERO,
+            ..base.clone()
+        },
+        3,
+        "a zero replica timeout",
+    );
+    accepted(
+        Config {
+            replica_timeout: base.timeout,
+            ..base.clone()
+        },
+        3,
+        "a replica timeout equal to the request's",
+    );
+    refused(
+        Config {
+            replica_timeout: base.timeout + Duration::from_millis(1),
+            ..base.clone()
+        },
+        3,
+        "a replica timeout 1 ms past the request's",
+    );
+    refused(
+        Config {
+            retry_after: Duration::ZERO,
+            ..base.clone()
+        },
+        3,
+        "retry_after of zero",
+    );
+    assert!(base.is_strict(), "majority reads and writes: R + W > N");
+    assert!(
+        !Config {
+            r: 1,
+            w: 2,
+            ..base.clone()
+        }
+        .is_strict(),
+        "R + W = N is not strict"
+    );
+    assert!(
+        Config {
+            r: 2,
+            w: 2,
+            n: 3,
+            ..base
+        }
+        .is_strict()
+    );
+}
+
+/// A write is answered after W stores and still reaches every replica; a read
+/// on another node returns it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step1_a_write_reaches_every_replica_and_a_read_elsewhere_returns_it() -> anyhow::Result<()>
+{
+    let cluster = Cluster::start(3, config(3, Mode::Cp)).await?;
+    let reply = cluster.put(0, "k", "v1", &blind()).await?;
+    assert!(
+        reply.ok(),
+        "the write answered {}: {}",
+        reply.status,
+        reply.text
+    );
+    let trace = reply.trace();
+    assert_eq!(trace.needed, 2, "W is a majority of 3");
+    assert_eq!(
+        trace.waited_for().len(),
+        2,
+        "answered after W stores: {trace:?}"
+    );
+    cluster.wait_held(&[0, 1, 2], "k", &["v1"]).await?;
+    let (values, _) = cluster.get_ok(2, "k").await?;
+    assert_eq!(values, vec!["v1"]);
+    let (values, _) = cluster.get_ok(1, "missing").await?;
+    assert!(values.is_empty(), "a key never written reads as no value");
+    Ok(())
+}
+
+/// W acknowledgements are needed, exactly: with one replica cut off a
+/// majority write of 3 succeeds; with two, the coordinator's own store alone
+/// is refused; W = N with one cut off is refused; a majority of 4 is 3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step1_a_write_needs_w_stores_and_is_refused_one_short() -> anyhow::Result<()> {
+    let cluster = Cluster::start(3, config(3, Mode::Cp)).await?;
+    cluster.link(0, 2).cut();
+    let reply = cluster.put(0, "a", "v", &blind()).await?;
+    assert!(reply.ok(), "2 of 3 stores is W: {}", reply.text);
+    let mut waited = reply.trace().waited_for();
+    waited.sort();
+    assert_eq!(
+        waited,
+        vec![0, 1],
+        "the stores counted are the coordinator's and node 1's"
+    );
+    cluster.link(0, 1).cut();
+    let reply = cluster.put(0, "b", "v", &blind()).await?;
+    assert_eq!(
+        reply.status, 503,
+        "only the coordinator's own store is 1 of W = 2: {}",
+        reply.text
+    );
+    drop(cluster);
+
+    let all = Config {
+        w: 3,
+        ..config(3, Mode::Cp)
+    };
+    let cluster = Cluster::start(3, all).await?;
+    cluster.link(0, 2).cut();
+    let reply = cluster.put(0, "c", "v", &blind()).await?;
+    assert_eq!(
+        reply.status, 503,
+        "W = N with one replica cut off: {}",
+        reply.text
+    );
+    drop(cluster);
+
+    let cluster = Cluster::start(4, config(4, Mode::Cp)).await?;
+    cluster.link(0, 3).cut();
+    let reply = cluster.put(0, "d", "v", &blind()).await?;
+    assert!(reply.ok(), "3 of 4 is a majority: {}", reply.text);
+    cluster.link(0, 2).cut();
+    let reply = cluster.put(0, "e", "v", &blind()).await?;
+    assert_eq!(
+        reply.status, 503,
+        "2 of 4 is not a majority: {}",
+        reply.text
+    );
+    Ok(())
+}
+
+/// With R + W > N a read meets the latest acknowledged write even when the
+/// replica it asks first (its own) missed it and the others are slow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step1_with_r_plus_w_over_n_a_read_meets_the_latest_write() -> anyhow::Result<()> {
+    let cluster = Cluster::start(3, config(3, Mode::Cp)).await?;
+    let first = cluster.put_ok(0, "k", "old", &blind()).await?;
+    cluster.wait_held(&[0, 1, 2], "k", &["old"]).await?;
+    cluster.link(0, 2).cut();
+    cluster.put_ok(0, "k", "new", &first).await?;
+    assert_eq!(
+        cluster.held_values(2, "k").await?,
+        vec!["old"],
+        "node 2 missed the write"
+    );
+    // Node 2's own replica answers first; the ones that have the write are slow.
+    cluster.link(2, 0).slow(Duration::from_millis(150));
+    cluster.link(2, 1).slow(Duration::from_millis(150));
+    let (values, _) = cluster.get_ok(2, "k").await?;
+    assert_eq!(
+        values,
+        vec!["new"],
+        "R + W > N: the read quorum meets the write quorum"
+    );
+    Ok(())
+}
+
+/// With R = W = 1 a stale read is reachable, and here it is: the write is
+/// acknowledged by its coordinator alone and the reader never hears from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step1_with_r_and_w_of_one_a_stale_read_is_shown() -> anyhow::Result<()> {
+    let ones = Config {
+        r: 1,
+        w: 1,
+        ..config(3, Mode::Cp)
+    };
+    assert!(!ones.is_strict(), "R + W = 2 is not over N = 3");
+    let cluster = Cluster::start(3, ones).await?;
+    let first = cluster.put_ok(0, "k", "old", &blind()).await?;
+    cluster.wait_held(&[0, 1, 2], "k", &["old"]).await?;
+    cluster.link(0, 1).stall();
+    cluster.link(0, 2).stall();
+    cluster.put_ok(0, "k", "new", &first).await?;
+    cluster.link(2, 0).stall();
+    let (values, _) = cluster.get_ok(2, "k").await?;
+    assert_eq!(
+        values,
+        vec!["old"],
+        "the acknowledged write is missed: a stale read"
+    );
+    assert_eq!(cluster.held_values(0, "k").await?, vec!["new"]);
+    Ok(())
+}
+
+/// A node killed after acknowledging a write starts again holding it: a
+/// replica answers only once its store has committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step1_a_killed_node_starts_again_with_what_it_acknowledged() -> anyhow::Result<()> {
+    let all = Config {
+        w: 3,
+        ..config(3, Mode::Cp)
+    };
+    let mut cluster = Cluster::start(3, all).await?;
+    cluster.put_ok(0, "k", "kept", &blind()).await?;
+    cluster.kill(1);
+    let (values, _) = cluster.get_ok(0, "k").await?;
+    assert_eq!(values, vec!["kept"], "R = 2: two of three still answer");
+    cluster.restart(1).await?;
+    assert_eq!(cluster.held_values(1, "k").await?, vec!["kept"]);
+    Ok(())
+}
+
+/// Bad input is refused with a clear status and changes nothing: malformed
+/// JSON, a missing value, a context that is not a vector (400), a body over
+/// 64 KiB (413), a key of 201 characters or with a space (400); a key of 200
+/// characters is fine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step1_bad_input_is_refused_and_changes_nothing() -> anyhow::Result<()> {
+    let cluster = Cluster::start(3, config(3, Mode::Cp)).await?;
+    cluster.put_ok(0, "k", "good", &blind()).await?;
+    let rows: [(&str, Vec<u8>, u16); 4] = [
+        ("malformed JSON", b"{\"value\": ".to_vec(), 400),
+        ("no value", b"{\"context\": {}}".to_vec(), 400),
+        (
+            "a negative counter",
+            b"{\"value\": \"x\", \"context\": {\"n0\": -1}}".to_vec(),
+            400,
+        ),
+        (
+            "a body over 64 KiB",
+            format!("{{\"value\": \"{}\"}}", "x".repeat(64 * 1024)).into_bytes(),
+            413,
+        ),
+    ];
+    for (what, body, status) in rows {
+        let reply = cluster.put_raw(0, "k", body).await?;
+        assert_eq!(reply.status, status, "{what}: {}", reply.text);
+    }
+    let long = "a".repeat(201);
+    let reply = cluster.put(0, &long, "x", &blind()).await?;
+    assert_eq!(reply.status, 400, "a key of 201 characters: {}", reply.text);
+    let reply = cluster.put(0, "a%20b", "x", &blind()).await?;
+    assert_eq!(reply.status, 400, "a key with a space: {}", reply.text);
+    let longest = "a".repeat(200);
+    cluster.put_ok(0, &longest, "x", &blind()).await?;
+    let (values, _) = cluster.get_ok(1, "k").await?;
+    assert_eq!(values, vec!["good"], "nothing refused was written");
+    Ok(())
+}

@@ -1,0 +1,266 @@
+//! Step 2: choose under a partition. CP refuses what it cannot do with a
+//! quorum; AP accepts on stand-ins and converges after the partition heals.
+//! The same schedule runs against both.
+
+use std::time::{Duration, Instant};
+
+use quorum_kv::{Config, Mode, VersionVector};
+
+use crate::support::{Cluster, Reply, SETTLE, blind, config};
+
+/// What one run of the partition schedule saw.
+pub(crate) struct Schedule {
+    pub cluster: Cluster,
+    pub minority_put: Reply,
+    pub majority_put: Reply,
+    pub minority_get: Reply,
+    pub majority_get: Reply,
+}
+
+/// Five nodes, N = 3 (homes 0, 1, 2; stand-ins 3, 4), W = 2, R = `r`. `k` =
+/// `v0` everywhere, then the partition {0, 3, 4} | {1, 2}: a write `a`
+/// through node 0, a write `b` through node 1 (both after `v0`), a read
+/// through each side.
+pub(crate) async fn run_schedule(mode: Mode, r: usize) -> anyhow::Result<Schedule> {
+    let cluster = Cluster::start(
+        5,
+        Config {
+            r,
+            ..config(3, mode)
+        },
+    )
+    .await?;
+    let v0: VersionVector = cluster.put_ok(1, "k", "v0", &blind()).await?;
+    cluster.wait_held(&[0, 1, 2], "k", &["v0"]).await?;
+    cluster.partition(&[&[0, 3, 4], &[1, 2]]);
+    let minority_put = cluster.put(0, "k", "a", &v0).await?;
+    let majority_put = cluster.put(1, "k", "b", &v0).await?;
+    let minority_get = cluster.get(0, "k").await?;
+    let majority_get = cluster.get(1, "k").await?;
+    Ok(Schedule {
+        cluster,
+        minority_put,
+        majority_put,
+        minority_get,
+        majority_get,
+    })
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+/// Cut off from a quorum, CP answers 503 with `Retry-After` within its
+/// timeout, for reads and writes; cut links answer at once, stalled ones
+/// after the replica timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step2_cp_without_a_quorum_refuses_with_retry_after_within_its_timeout()
+-> anyhow::Result<()> {
+    let cluster = Cluster::start(3, config(3, Mode::Cp)).await?;
+    let timeout = cluster.config.timeout;
+    cluster.put_ok(0, "k", "v0", &blind()).await?;
+    for (fault, apply) in [("cut", 0), ("stalled", 1)] {
+        for j in [1, 2] {
+            if apply == 0 {
+                cluster.link(0, j).cut()
+            } else {
+                cluster.link(0, j).stall()
+            }
+        }
+        let started = Instant::now();
+        let put = cluster.put(0, "k", "v1", &blind()).await?;
+        let get = cluster.get(0, "k").await?;
+        let took = started.elapsed();
+        for (what, reply) in [("write", &put), ("read", &get)] {
+            assert_eq!(
+                reply.status, 503,
+                "{fault} links, the {what}: {}",
+                reply.text
+            );
+            assert_eq!(
+                reply.retry_after.as_deref(),
+                Some("1"),
+                "{fault} links, the {what}: a 503 says when to try again"
+            );
+        }
+        assert!(
+            took < 2 * timeout + Duration::from_secs(1),
+            "{fault} links: two refusals took {took:?}; each must answer within its timeout {timeout:?}"
+        );
+        cluster.heal();
+    }
+    Ok(())
+}
+
+/// Under the partition CP refuses the minority side and serves the majority;
+/// after it heals, the write it acknowledged is in every read. Availability
+/// is what it gave up: the minority's write was refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step2_under_a_partition_cp_refuses_the_minority_and_keeps_every_acknowledged_write()
+-> anyhow::Result<()> {
+    let s = run_schedule(Mode::Cp, 2).await?;
+    assert_eq!(
+        s.minority_put.status, 503,
+        "CP: the minority cannot write: {}",
+        s.minority_put.text
+    );
+    assert!(
+        s.majority_put.ok(),
+        "CP: the majority can: {}",
+        s.majority_put.text
+    );
+    assert_eq!(
+        s.minority_get.status, 503,
+        "CP: nor read: {}",
+        s.minority_get.text
+    );
+    assert_eq!(
+        sorted(s.majority_get.values()),
+        vec!["b"],
+        "CP: the majority reads its write"
+    );
+    s.cluster.heal();
+    for via in [0, 1, 2] {
+        let (values, _) = s.cluster.get_ok(via, "k").await?;
+        assert!(
+            values.contains(&"b".to_string()),
+            "CP, healed: the acknowledged write b is in every read, here through node {via}: {values:?}"
+        );
+    }
+    Ok(())
+}
+
+/// Under the same partition AP accepts both sides' writes (on stand-ins for
+/// the homes it cannot reach) and each side reads its own: a read that misses
+/// an acknowledged write, which CP never gives. After it heals the hints are
+/// delivered, one read repairs the rest, and every home holds both siblings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step2_under_the_same_partition_ap_accepts_both_sides_and_converges_after_it_heals()
+-> anyhow::Result<()> {
+    // R = 3, so that the read after the heal asks every home, node 0 included.
+    let s = run_schedule(Mode::Ap, 3).await?;
+    assert!(
+        s.minority_put.ok(),
+        "AP: the minority writes too: {}",
+        s.minority_put.text
+    );
+    let stand_ins: Vec<_> = s
+        .minority_put
+        .trace()
+        .replies
+        .into_iter()
+        .filter(|r| r.counted && r.hint_for.is_some())
+        .collect();
+    assert!(
+        !stand_ins.is_empty() && stand_ins.iter().all(|r| r.node >= 3),
+        "AP: the minority's quorum counts stand-ins (nodes 3, 4) holding hints: {stand_ins:?}"
+    );
+    assert!(
+        s.majority_put.ok(),
+        "AP: and the majority: {}",
+        s.majority_put.text
+    );
+    assert_eq!(
+        s.minority_get.values(),
+        vec!["a"],
+        "AP: the minority reads its own write, not the acknowledged b: stale, as CP never is"
+    );
+    assert_eq!(s.majority_get.values(), vec!["b"]);
+    s.cluster.heal();
+    // The hints reach nodes 1 and 2 by themselves, before any read repairs them.
+    s.cluster.wait_held(&[1, 2], "k", &["a", "b"]).await?;
+    for stand_in in [3, 4] {
+        let cluster = &s.cluster;
+        labkit::eventually(
+            SETTLE,
+            format!("node {stand_in} to hand over its hints"),
+            || async move { Ok(cluster.hints(stand_in).await?.is_empty()) },
+        )
+        .await?;
+    }
+    // Node 0 missed b: a read that asks it repairs it.
+    let reply = s.cluster.get(1, "k").await?;
+    assert_eq!(
+        sorted(reply.values()),
+        vec!["a", "b"],
+        "both siblings: {}",
+        reply.text
+    );
+    for home in [0, 1, 2] {
+        assert_eq!(
+            s.cluster.held_values(home, "k").await?,
+            vec!["a", "b"],
+            "home {home} converged"
+        );
+    }
+    Ok(())
+}
+
+/// A hint stays on its stand-in while its target cannot be reached, and is
+/// delivered, then dropped, once it can.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step2_a_hint_waits_while_its_target_is_unreachable_and_is_delivered_when_it_returns()
+-> anyhow::Result<()> {
+    let cluster = Cluster::start(4, config(3, Mode::Ap)).await?;
+    cluster.link(0, 2).cut();
+    cluster.link(3, 2).cut();
+    cluster.put_ok(0, "k", "v", &blind()).await?;
+    labkit::eventually(SETTLE, "node 3 to hold a hint for node 2", || async {
+        Ok(cluster.hints(3).await? == vec![(2, "k".to_string())])
+    })
+    .await?;
+    // Let several delivery passes try the cut link (each is a connection the
+    // proxy accepts and closes); the hint must survive them all.
+    let tried = cluster.link(3, 2).connections_accepted();
+    labkit::eventually(
+        SETTLE,
+        "node 3 to try delivering three more times",
+        || async { Ok(cluster.link(3, 2).connections_accepted() >= tried + 3) },
+    )
+    .await?;
+    assert_eq!(
+        cluster.hints(3).await?,
+        vec![(2, "k".to_string())],
+        "kept while node 2 is unreachable"
+    );
+    assert!(cluster.held_values(2, "k").await?.is_empty());
+    cluster.link(3, 2).restore();
+    cluster.wait_held(&[2], "k", &["v"]).await?;
+    labkit::eventually(SETTLE, "node 3 to drop the delivered hint", || async {
+        Ok(cluster.hints(3).await?.is_empty())
+    })
+    .await?;
+    Ok(())
+}
+
+/// A read that finds a replica behind writes the newest version back to it
+/// before answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step2_a_read_repairs_a_replica_that_missed_a_write_before_it_answers() -> anyhow::Result<()>
+{
+    // R = N, so the read asks node 2 too.
+    let cluster = Cluster::start(
+        3,
+        Config {
+            r: 3,
+            ..config(3, Mode::Cp)
+        },
+    )
+    .await?;
+    cluster.link(0, 2).cut();
+    cluster.put_ok(0, "k", "v", &blind()).await?;
+    cluster.heal();
+    assert!(
+        cluster.held_values(2, "k").await?.is_empty(),
+        "node 2 missed the write"
+    );
+    let reply = cluster.get(0, "k").await?;
+    assert_eq!(reply.values(), vec!["v"], "{}", reply.text);
+    assert_eq!(
+        cluster.held_values(2, "k").await?,
+        vec!["v"],
+        "repaired by the time the read answered"
+    );
+    Ok(())
+}
