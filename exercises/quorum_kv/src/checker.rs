@@ -63,6 +63,10 @@ pub enum Verdict {
 /// [`KvError::BadHistory`]. Keys are checked in the order they first appear;
 /// the first violation found is reported.
 pub fn check(history: &[Event]) -> Result<Verdict, KvError> {
-    // TODO(step 5): pair invocations with completions per key (a malformed history is BadHistory), drop failed operations and reads of unknown outcome, search each key for a linearization (memoise (placed set, value)), and report the first key that has none with its shortest failing prefix.
+    // TODO(step 5): pair invocations with completions per key (a malformed history is BadHistory), drop failed operations and reads of unknown outcome, search each key for a linearization (memoise (placed set, value)), and report the first key, in order of first appearance, that has none, with its shortest failing prefix.
     todo!()
 }
+
+
+
+

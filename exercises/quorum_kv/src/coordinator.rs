@@ -29,7 +29,7 @@ use tokio::time::Instant;
 use crate::error::KvError;
 use crate::quorum::{Config, Consistency, Mode};
 use crate::transport::{self, StoreRequest};
-use crate::version::{Version, VersionVector, context_of, reconcile};
+use crate::version::{Dot, Version, VersionVector, context_of, reconcile};
 
 /// One reply as the coordinator saw it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,17 +125,20 @@ impl Coordinator {
         &self.config
     }
 
-    /// This coordinator's slot in version vectors, and its LWW tie-breaker.
+    /// This coordinator's slot in version vectors (and so its LWW tie-breaker).
     pub fn slot(&self) -> String {
         format!("n{}", self.id)
     }
 
-    /// The version a write of `value` with `context` stores: it has seen the
-    /// context, plus one new write in this coordinator's slot.
+    /// The version a write of `value` with `context` stores: a new dot in
+    /// this coordinator's slot, past every counter it stamped before and
+    /// past the context's, and the context as the client's view.
     fn stamp(&self, value: String, context: VersionVector) -> Version {
-        // TODO(step 1): clock = context with this coordinator's slot set past both the context's and self.last (update self.last); ts_ms = wall clock + clock_skew_ms; writer = self.slot().
+        // TODO(step 1): a new dot in self.slot(), its counter past both the context's counter for that slot and self.last (update self.last); the context as given; ts_ms = the wall clock plus clock_skew_ms.
         todo!()
     }
+
+
 
     /// Write `value` to `key`, superseding what `context` has seen.
     pub async fn put(
@@ -145,7 +148,7 @@ impl Coordinator {
         context: VersionVector,
         consistency: Option<Consistency>,
     ) -> Result<PutReply, KvError> {
-        // TODO(step 1): stamp once, send to all N homes at once (spawned, so they go on after you answer), answer after W acks within config.timeout, else KvError::Unavailable (see self.unavailable). Step 2: in AP mode send each failed home's share to the next stand-in (nodes n..) with hint_for = that home. Step 4: `consistency` overrides W.
+        // TODO(step 1): stamp once, send to all N homes at once (spawned, so they go on after you answer), answer after W acks within config.timeout, else KvError::Unavailable (see self.unavailable). Step 2: in AP mode send each failed home's share to the next stand-in (nodes n..) with hint_for = that home, even after you have answered. Step 4: `consistency` overrides W.
         todo!()
     }
 
@@ -155,9 +158,10 @@ impl Coordinator {
         key: &str,
         consistency: Option<Consistency>,
     ) -> Result<GetReply, KvError> {
-        // TODO(step 1): ask all N at once, answer after R replies within config.timeout, newest = reconcile of all replies; repair every replier that was behind before answering (step 2). CP: fewer than R is Unavailable; AP (step 2): answer from any reply. Step 4: `consistency` overrides R.
+        // TODO(step 1): ask all N at once, answer after R replies within config.timeout; newest = reconcile of every reply's versions. Step 2: repair every replier that was behind before answering; CP: fewer than R is Unavailable; AP: answer from any reply, Unavailable with none. Step 4: `consistency` overrides R.
         todo!()
     }
+
 
     fn unavailable(&self, needed: usize, got: usize) -> KvError {
         KvError::Unavailable {

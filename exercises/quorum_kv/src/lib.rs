@@ -44,4 +44,4 @@ pub use error::KvError;
 pub use history::{Call, Event, Recorder};
 pub use node::{NodeConfig, RunningNode};
 pub use quorum::{Config, Consistency, Mode, majority};
-pub use version::{Causality, Resolution, Version, VersionVector, context_of, reconcile};
+pub use version::{Causality, Dot, Resolution, Version, VersionVector, context_of, reconcile};

@@ -28,7 +28,7 @@ use tokio::time::Instant;
 use crate::error::KvError;
 use crate::quorum::{Config, Consistency, Mode};
 use crate::transport::{self, StoreRequest};
-use crate::version::{Version, VersionVector, context_of, reconcile};
+use crate::version::{Dot, Version, VersionVector, context_of, reconcile};
 
 /// One reply as the coordinator saw it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,13 +127,14 @@ impl Coordinator {
         &self.config
     }
 
-    /// This coordinator's slot in version vectors, and its LWW tie-breaker.
+    /// This coordinator's slot in version vectors (and so its LWW tie-breaker).
     pub fn slot(&self) -> String {
         format!("n{}", self.id)
     }
 
-    /// The version a write of `value` with `context` stores: it has seen the
-    /// context, plus one new write in this coordinator's slot.
+    /// The version a write of `value` with `context` stores: a new dot in
+    /// this coordinator's slot, past every counter it stamped before and
+    /// past the context's, and the context as the client's view.
     fn stamp(&self, value: String, context: VersionVector) -> Version {
         let slot = self.slot();
         let seen = context.get(&slot);
@@ -144,14 +145,12 @@ impl Coordinator {
             })
             .map(|last| last.max(seen) + 1)
             .expect("the update closure always returns Some");
-        let mut clock = context;
-        clock.set(&slot, counter);
         let ts = now_millis() as i64 + self.clock_skew_ms;
         Version {
             value,
-            clock,
+            dot: Dot { slot, counter },
+            context,
             ts_ms: ts.max(0) as u64,
-            writer: slot,
         }
     }
 
@@ -246,7 +245,7 @@ impl Coordinator {
         }
         if acks >= needed {
             Ok(PutReply {
-                context: version.clock,
+                context: version.clock(),
                 trace,
             })
         } else {

@@ -1,12 +1,15 @@
 //! Versions, version vectors, and what survives when replicas' versions meet.
 //!
 //! A version vector maps each coordinator to how many writes it has stamped
-//! that this version has seen. Version `a` *descends* from `b` when `a` has
-//! seen everything `b` has (every slot at least as large). When neither
-//! descends from the other they are *concurrent*: two writes made without
-//! either knowing of the other. Only the client, who knows what the values
-//! mean, can merge them; the store's job is to keep both (siblings) until it
-//! does.
+//! that a client has seen. Vector `a` *descends* from `b` when `a` has seen
+//! everything `b` has (every slot at least as large). When neither descends
+//! from the other they are *concurrent*.
+//!
+//! A version is one write (its [`Dot`]) plus what its client had seen (its
+//! context). A version replaces another only if its client had seen that
+//! other one; two writes whose clients had not seen each other are both kept
+//! as siblings. Only the client, who knows what the values mean, can merge
+//! them; the store's job is to keep both until it does.
 //!
 //! Last-writer-wins instead keeps the version with the larger wall-clock
 //! stamp. It is simple and needs no client help, and it silently drops a
@@ -89,63 +92,92 @@ impl VersionVector {
     }
 }
 
-/// One value of a key with what it has seen (`clock`), the coordinator's
-/// wall-clock stamp in milliseconds (`ts_ms`, for last-writer-wins) and the
-/// coordinator that stamped it (`writer`, the tie-breaker).
+/// The one write a version is: the coordinator's slot, and the counter it
+/// stamped there. No two writes share a dot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dot {
+    pub slot: String,
+    pub counter: u64,
+}
+
+/// One value of a key: the write it is (`dot`), what the client had seen when
+/// it wrote (`context`), and the coordinator's wall-clock stamp in
+/// milliseconds (`ts_ms`, for last-writer-wins).
+///
+/// Keeping the dot apart from the context is what lets two clients write
+/// through the same coordinator without one silently replacing the other: a
+/// plain per-server vector would give the second write a larger counter in
+/// the same slot, so it would look as if it had seen the first. (These are
+/// Preguiça and Baquero's dotted version vectors, in their simplest form.)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Version {
     pub value: String,
-    pub clock: VersionVector,
+    pub dot: Dot,
+    pub context: VersionVector,
     pub ts_ms: u64,
-    pub writer: String,
+}
+
+impl Version {
+    /// Everything this version has seen, itself included: its context with
+    /// its own dot.
+    pub fn clock(&self) -> VersionVector {
+        let mut clock = self.context.clone();
+        let counter = clock.get(&self.dot.slot).max(self.dot.counter);
+        clock.set(&self.dot.slot, counter);
+        clock
+    }
+
+    /// Whether this version replaces `other`: it is another write, made by
+    /// a client that had seen all of `other` (its context descends from
+    /// `other`'s clock).
+    pub fn supersedes(&self, other: &Version) -> bool {
+        self.dot != other.dot && self.context.descends(&other.clock())
+    }
 }
 
 /// How a replica decides between versions that meet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Resolution {
-    /// Keep every version no other descends from: concurrent ones are siblings.
+    /// Keep every version no other supersedes: concurrent ones are siblings.
     Vectors,
-    /// Keep the one version with the largest `(ts_ms, writer)`.
+    /// Keep the one version with the largest `(ts_ms, dot.slot, value)`.
     Lww,
 }
 
 /// The order versions are returned in, and LWW's order: by stamp, then by
-/// writer, then by value, so every replica picks and lists the same way.
+/// the writer's slot, then by value, so every replica picks and lists the
+/// same way.
 fn stamp_order(a: &Version, b: &Version) -> Ordering {
-    (a.ts_ms, &a.writer, &a.value).cmp(&(b.ts_ms, &b.writer, &b.value))
+    (a.ts_ms, &a.dot.slot, &a.value).cmp(&(b.ts_ms, &b.dot.slot, &b.value))
 }
 
 /// What survives of `versions` under `resolution`, in [`stamp_order`].
 ///
-/// With vectors: every version that no other version strictly descends from,
-/// one of each clock. With LWW: the largest by `(ts_ms, writer, value)`.
-/// An empty input gives an empty output.
+/// With vectors: every version that no other version supersedes, one of each
+/// dot. With LWW: the largest by `(ts_ms, dot.slot, value)`. An empty input
+/// gives an empty output.
 pub fn reconcile(mut versions: Vec<Version>, resolution: Resolution) -> Vec<Version> {
     versions.sort_by(stamp_order);
     match resolution {
         Resolution::Lww => versions.pop().into_iter().collect(),
         Resolution::Vectors => {
             let mut kept: Vec<Version> = Vec::new();
-            // Largest stamp first, so that of two versions with one clock the
-            // one kept is the same on every replica.
-            for candidate in versions.into_iter().rev() {
-                let superseded = kept.iter().any(|k| k.clock.descends(&candidate.clock));
-                if superseded {
-                    continue;
+            for candidate in &versions {
+                let replaced = versions.iter().any(|other| other.supersedes(candidate));
+                let duplicate = kept.iter().any(|k| k.dot == candidate.dot);
+                if !replaced && !duplicate {
+                    kept.push(candidate.clone());
                 }
-                kept.retain(|k| candidate.clock.compare(&k.clock) != Causality::After);
-                kept.push(candidate);
             }
-            kept.sort_by(stamp_order);
             kept
         }
     }
 }
 
-/// The context handed to a client with `versions`: the merge of their clocks.
-/// A write that carries it supersedes every one of them.
+/// The context handed to a client with `versions`: the merge of their
+/// clocks. A write that carries it supersedes every one of them.
 pub fn context_of(versions: &[Version]) -> VersionVector {
     versions
         .iter()
-        .fold(VersionVector::new(), |acc, v| acc.merge(&v.clock))
+        .fold(VersionVector::new(), |acc, v| acc.merge(&v.clock()))
 }

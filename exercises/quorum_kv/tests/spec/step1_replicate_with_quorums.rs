@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use quorum_kv::{Causality, Config, Mode, Resolution, Version, VersionVector, majority, reconcile};
+use quorum_kv::{
+    Causality, Config, Dot, Mode, Resolution, Version, VersionVector, majority, reconcile,
+};
 
 use crate::support::{Cluster, blind, config};
 
@@ -12,12 +14,16 @@ fn vv(pairs: &[(&str, u64)]) -> VersionVector {
     VersionVector::from_pairs(pairs.iter().copied())
 }
 
-fn version(value: &str, clock: &[(&str, u64)], ts_ms: u64) -> Version {
+/// A version: the write `dot` (slot, counter), made having seen `context`.
+fn version(value: &str, dot: (&str, u64), context: &[(&str, u64)], ts_ms: u64) -> Version {
     Version {
         value: value.to_string(),
-        clock: vv(clock),
+        dot: Dot {
+            slot: dot.0.to_string(),
+            counter: dot.1,
+        },
+        context: vv(context),
         ts_ms,
-        writer: "n0".to_string(),
     }
 }
 
@@ -70,24 +76,35 @@ fn step1_version_vectors_compare_slot_by_slot() {
     assert_eq!(merged.get("z"), 0, "a missing slot is zero");
 }
 
-/// Under vectors a replica keeps every version nothing supersedes: an older
-/// one goes, a concurrent one stays (sorted by stamp), one clock is one version.
+/// Under vectors a replica keeps every version nothing supersedes: one
+/// whose client had seen it goes, whatever the stamps say; one written
+/// without seeing the other stays (sorted by stamp), even from the same
+/// coordinator; one dot is one version.
 #[test]
 fn step1_reconcile_keeps_every_version_nothing_supersedes() {
-    let old = version("old", &[("n0", 1)], 10);
-    let new = version("new", &[("n0", 2)], 5);
+    let old = version("old", ("n0", 1), &[], 10);
+    let new = version("new", ("n0", 2), &[("n0", 1)], 5);
+    assert_eq!(new.clock(), vv(&[("n0", 2)]), "a clock is the context with the dot");
+    assert!(new.supersedes(&old) && !old.supersedes(&new));
+    assert!(!new.supersedes(&new), "a version does not replace itself");
     assert_eq!(
         reconcile(vec![new.clone(), old.clone()], Resolution::Vectors),
         vec![new.clone()],
-        "the newer clock wins even with an older stamp"
+        "the version that saw the other wins, even with an older stamp"
     );
     assert_eq!(
         reconcile(vec![old.clone(), new.clone()], Resolution::Vectors),
         vec![new.clone()],
         "whatever the order the versions come in"
     );
-    let left = version("left", &[("n0", 2)], 20);
-    let right = version("right", &[("n0", 1), ("n1", 1)], 30);
+    let blind = version("blind", ("n0", 3), &[], 30);
+    assert_eq!(
+        reconcile(vec![blind.clone(), old.clone()], Resolution::Vectors),
+        vec![old.clone(), blind.clone()],
+        "a later write by the same coordinator that had not seen the other keeps it"
+    );
+    let left = version("left", ("n0", 2), &[("n0", 1)], 20);
+    let right = version("right", ("n1", 1), &[("n0", 1)], 30);
     assert_eq!(
         reconcile(
             vec![right.clone(), old.clone(), left.clone()],
@@ -101,7 +118,7 @@ fn step1_reconcile_keeps_every_version_nothing_supersedes() {
         vec![left.clone()],
         "the same version twice is one version"
     );
-    let merged = version("merged", &[("n0", 2), ("n1", 2)], 1);
+    let merged = version("merged", ("n2", 1), &[("n0", 2), ("n1", 1)], 1);
     assert_eq!(
         reconcile(vec![left, right, merged.clone()], Resolution::Vectors),
         vec![merged],

@@ -120,6 +120,10 @@ async fn step2_under_a_partition_cp_refuses_the_minority_and_keeps_every_acknowl
         vec!["b"],
         "CP: the majority reads its write"
     );
+    assert!(
+        s.cluster.held_values(0, "k").await?.contains(&"a".to_string()),
+        "CP: the refused write is unknown, not failed: node 0 stored it before the 503"
+    );
     s.cluster.heal();
     for via in [0, 1, 2] {
         let (values, _) = s.cluster.get_ok(via, "k").await?;

@@ -1,7 +1,7 @@
 //! Step 3: concurrent writes. Last-writer-wins drops one silently; version
 //! vectors keep both as siblings for the client to merge.
 
-use quorum_kv::{Config, Mode, Resolution, Version, VersionVector, reconcile};
+use quorum_kv::{Config, Dot, Mode, Resolution, Version, VersionVector, reconcile};
 
 use crate::support::{Cluster, blind, config};
 
@@ -76,19 +76,44 @@ async fn step3_a_write_replaces_only_what_its_context_saw() -> anyhow::Result<()
     Ok(())
 }
 
+/// Two clients writing blind through the same node are both kept: the
+/// second write's larger counter in that node's slot does not mean it saw
+/// the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step3_two_blind_writes_through_one_node_are_both_kept() -> anyhow::Result<()> {
+    let cluster = Cluster::start(3, with(Resolution::Vectors)).await?;
+    let first = cluster.put_ok(0, "k", "first", &blind()).await?;
+    cluster.put_ok(0, "k", "second", &blind()).await?;
+    let (values, context) = cluster.get_ok(1, "k").await?;
+    assert_eq!(values, vec!["first", "second"], "neither client saw the other's write");
+    cluster.put_ok(0, "k", "third", &first).await?;
+    let (values, _) = cluster.get_ok(2, "k").await?;
+    assert_eq!(
+        values,
+        vec!["second", "third"],
+        "a write that saw only the first replaces only the first"
+    );
+    cluster.put_ok(0, "k", "all", &context.merge(&first)).await?;
+    cluster.wait_held(&[0, 1, 2], "k", &["all", "third"]).await?;
+    Ok(())
+}
+
 /// Last-writer-wins keeps the version with the largest stamp, whatever its
 /// vector and whatever order the versions arrive in.
 #[test]
 fn step3_last_writer_wins_keeps_the_largest_stamp() {
-    let v = |value: &str, ts_ms: u64, clock: &[(&str, u64)]| Version {
+    let v = |value: &str, ts_ms: u64, dot: (&str, u64), context: &[(&str, u64)]| Version {
         value: value.to_string(),
-        clock: VersionVector::from_pairs(clock.iter().copied()),
+        dot: Dot {
+            slot: dot.0.to_string(),
+            counter: dot.1,
+        },
+        context: VersionVector::from_pairs(context.iter().copied()),
         ts_ms,
-        writer: "n0".to_string(),
     };
-    let old_stamp_new_clock = v("newer clock", 100, &[("n0", 9)]);
-    let new_stamp_old_clock = v("newer stamp", 101, &[("n0", 1)]);
-    let concurrent = v("concurrent", 50, &[("n1", 1)]);
+    let old_stamp_new_clock = v("newer clock", 100, ("n0", 9), &[("n0", 1)]);
+    let new_stamp_old_clock = v("newer stamp", 101, ("n0", 1), &[]);
+    let concurrent = v("concurrent", 50, ("n1", 1), &[]);
     for input in [
         vec![
             old_stamp_new_clock.clone(),

@@ -367,17 +367,20 @@ async fn step5_concurrent_clients_on_strict_quorums_record_a_linearizable_histor
 }
 
 /// CP under a partition records a linearizable history: the minority's
-/// writes are unknown, its reads fail, the majority's writes and reads are
-/// consistent, and so are the reads after the partition heals.
+/// write is unknown, its reads fail, the majority's writes and reads are
+/// consistent, and so are the reads after the partition heals, whether or
+/// not they see the unknown write. (One unknown write only: a client that
+/// writes again without a context after an unknown outcome makes its two
+/// attempts siblings, and a read of siblings is no register's read.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn step5_a_cp_history_recorded_under_a_partition_is_linearizable() -> anyhow::Result<()> {
     let cluster = Arc::new(Cluster::start(3, config(3, Mode::Cp)).await?);
     cluster.partition(&[&[0], &[1, 2]]);
     let log = Arc::new(Recorder::new());
     let mut tasks = tokio::task::JoinSet::new();
-    for (client, via, key) in [(0, 1, "a"), (1, 0, "b")] {
+    for (client, via, key, ops) in [(0, 1, "a", 4), (1, 0, "b", 1)] {
         let (cluster, log) = (cluster.clone(), log.clone());
-        tasks.spawn(async move { writer(&cluster, &log, client, via, key, 4).await });
+        tasks.spawn(async move { writer(&cluster, &log, client, via, key, ops).await });
     }
     for (client, via) in [(2, 2), (3, 0)] {
         let (cluster, log) = (cluster.clone(), log.clone());
@@ -398,8 +401,8 @@ async fn step5_a_cp_history_recorded_under_a_partition_is_linearizable() -> anyh
         .filter(|e| matches!(e, Event::Fail { .. }))
         .count();
     assert!(
-        unknown >= 4 && failed >= 6,
-        "the minority's writes are unknown and its reads failed: {history:?}"
+        unknown == 1 && failed >= 6,
+        "the minority's write is unknown and its reads failed: {history:?}"
     );
     assert_eq!(check(&history)?, Verdict::Linearizable, "{history:?}");
     Ok(())
