@@ -86,7 +86,9 @@ fn requests(c: &mut Criterion) {
         }
     }
     group.finish();
-    println!("\none request at a time through node 0, link 0 -> 2 slowed (same cluster, same run):");
+    println!(
+        "\none request at a time through node 0, link 0 -> 2 slowed (same cluster, same run):"
+    );
     for line in printed {
         println!("{line}");
     }

@@ -66,7 +66,3 @@ pub fn check(history: &[Event]) -> Result<Verdict, KvError> {
     // TODO(step 5): pair invocations with completions per key (a malformed history is BadHistory), drop failed operations and reads of unknown outcome, search each key for a linearization (memoise (placed set, value)), and report the first key, in order of first appearance, that has none, with its shortest failing prefix.
     todo!()
 }
-
-
-
-

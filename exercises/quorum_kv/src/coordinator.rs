@@ -138,8 +138,6 @@ impl Coordinator {
         todo!()
     }
 
-
-
     /// Write `value` to `key`, superseding what `context` has seen.
     pub async fn put(
         &self,
@@ -161,7 +159,6 @@ impl Coordinator {
         // TODO(step 1): ask all N at once, answer after R replies within config.timeout; newest = reconcile of every reply's versions. Step 2: repair every replier that was behind before answering; CP: fewer than R is Unavailable; AP: answer from any reply, Unavailable with none. Step 4: `consistency` overrides R.
         todo!()
     }
-
 
     fn unavailable(&self, needed: usize, got: usize) -> KvError {
         KvError::Unavailable {

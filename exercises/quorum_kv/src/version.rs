@@ -129,7 +129,6 @@ pub enum Resolution {
     Lww,
 }
 
-
 /// What survives of `versions` under `resolution`, in [`stamp_order`].
 ///
 /// With vectors: every version that no other version supersedes, one of each

@@ -18,7 +18,10 @@ fn step3_hidden_equal_stamps_are_broken_by_writer_the_same_way_everywhere() {
     };
     // The values sort the other way from the writers.
     let (low, high) = (v("zzz from n0", "n0"), v("aaa from n1", "n1"));
-    for input in [vec![low.clone(), high.clone()], vec![high.clone(), low.clone()]] {
+    for input in [
+        vec![low.clone(), high.clone()],
+        vec![high.clone(), low.clone()],
+    ] {
         assert_eq!(reconcile(input, Resolution::Lww), vec![high.clone()]);
     }
 }

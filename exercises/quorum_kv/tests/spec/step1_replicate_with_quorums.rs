@@ -58,6 +58,7 @@ fn step1_version_vectors_compare_slot_by_slot() {
             Causality::Concurrent,
         ),
         (vv(&[("b", 5)]), vv(&[("a", 5)]), Causality::Concurrent),
+        (vv(&[("a", 1)]), vv(&[("a", 1), ("b", 0)]), Causality::Equal),
     ];
     for (a, b, want) in cases {
         assert_eq!(a.compare(&b), want, "{a:?} compared with {b:?}");
@@ -84,7 +85,11 @@ fn step1_version_vectors_compare_slot_by_slot() {
 fn step1_reconcile_keeps_every_version_nothing_supersedes() {
     let old = version("old", ("n0", 1), &[], 10);
     let new = version("new", ("n0", 2), &[("n0", 1)], 5);
-    assert_eq!(new.clock(), vv(&[("n0", 2)]), "a clock is the context with the dot");
+    assert_eq!(
+        new.clock(),
+        vv(&[("n0", 2)]),
+        "a clock is the context with the dot"
+    );
     assert!(new.supersedes(&old) && !old.supersedes(&new));
     assert!(!new.supersedes(&new), "a version does not replace itself");
     assert_eq!(
@@ -256,6 +261,14 @@ fn step1_a_configuration_that_cannot_work_is_refused() {
         },
         3,
         "retry_after of zero",
+    );
+    accepted(
+        Config {
+            retry_after: Duration::from_millis(1),
+            ..base.clone()
+        },
+        3,
+        "retry_after of 1 ms",
     );
     assert!(base.is_strict(), "majority reads and writes: R + W > N");
     assert!(

@@ -85,7 +85,11 @@ async fn step3_two_blind_writes_through_one_node_are_both_kept() -> anyhow::Resu
     let first = cluster.put_ok(0, "k", "first", &blind()).await?;
     cluster.put_ok(0, "k", "second", &blind()).await?;
     let (values, context) = cluster.get_ok(1, "k").await?;
-    assert_eq!(values, vec!["first", "second"], "neither client saw the other's write");
+    assert_eq!(
+        values,
+        vec!["first", "second"],
+        "neither client saw the other's write"
+    );
     cluster.put_ok(0, "k", "third", &first).await?;
     let (values, _) = cluster.get_ok(2, "k").await?;
     assert_eq!(
@@ -93,8 +97,12 @@ async fn step3_two_blind_writes_through_one_node_are_both_kept() -> anyhow::Resu
         vec!["second", "third"],
         "a write that saw only the first replaces only the first"
     );
-    cluster.put_ok(0, "k", "all", &context.merge(&first)).await?;
-    cluster.wait_held(&[0, 1, 2], "k", &["all", "third"]).await?;
+    cluster
+        .put_ok(0, "k", "all", &context.merge(&first))
+        .await?;
+    cluster
+        .wait_held(&[0, 1, 2], "k", &["all", "third"])
+        .await?;
     Ok(())
 }
 

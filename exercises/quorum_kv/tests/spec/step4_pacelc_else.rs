@@ -52,6 +52,11 @@ async fn step4_one_answers_after_the_fastest_replica_and_all_after_the_slowest()
         (1, vec![0]),
         "one waits for its own replica only: {trace:?}"
     );
+    assert_eq!(
+        trace.replies.len(),
+        1,
+        "and answers before the stalled replicas' calls time out: {trace:?}"
+    );
     cluster.heal();
 
     let delay = Duration::from_millis(100);
@@ -79,11 +84,17 @@ async fn step4_one_answers_after_the_fastest_replica_and_all_after_the_slowest()
     Ok(())
 }
 
-/// `quorum` answers with one replica stalled, after a majority and no more;
-/// `all` with the same replica stalled is refused.
+/// `quorum` answers with one replica stalled, after a majority and no more,
+/// whatever R and W are; `all` with the same replica stalled is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn step4_quorum_waits_for_a_majority_and_all_for_every_replica() -> anyhow::Result<()> {
-    let cluster = Cluster::start(3, config(3, Mode::Cp)).await?;
+    // R = W = 1 by default, so `quorum` must mean a majority, not the default.
+    let ones = Config {
+        r: 1,
+        w: 1,
+        ..config(3, Mode::Cp)
+    };
+    let cluster = Cluster::start(3, ones).await?;
     cluster.put_at(0, "k", "v", &blind(), Some("all")).await?;
     cluster.link(0, 2).stall();
     let reply = cluster.get_at(0, "k", Some("quorum")).await?;
@@ -95,13 +106,19 @@ async fn step4_quorum_waits_for_a_majority_and_all_for_every_replica() -> anyhow
         "quorum: a majority, not the stalled one: {}",
         reply.text
     );
+    let reply = cluster
+        .put_at(0, "k", "w", &blind(), Some("quorum"))
+        .await?;
+    let mut waited = reply.trace().waited_for();
+    waited.sort();
+    assert_eq!(waited, vec![0, 1], "a quorum write too: {}", reply.text);
     let reply = cluster.get_at(0, "k", Some("all")).await?;
     assert_eq!(
         reply.status, 503,
         "all cannot answer without node 2: {}",
         reply.text
     );
-    let reply = cluster.put_at(0, "k", "w", &blind(), Some("all")).await?;
+    let reply = cluster.put_at(0, "k", "x", &blind(), Some("all")).await?;
     assert_eq!(reply.status, 503, "nor write: {}", reply.text);
     Ok(())
 }

@@ -114,6 +114,30 @@ fn step5_hand_made_histories_get_their_known_answers() {
             false,
         ),
         (
+            "two overlapping writes, the later-invoked one read after both",
+            vec![
+                w(0, "k", "1"),
+                w(1, "k", "2"),
+                ok(0),
+                ok(1),
+                r(2, "k"),
+                saw(2, "2"),
+            ],
+            true,
+        ),
+        (
+            "two overlapping writes, the earlier-invoked one read after both",
+            vec![
+                w(0, "k", "1"),
+                w(1, "k", "2"),
+                ok(0),
+                ok(1),
+                r(2, "k"),
+                saw(2, "1"),
+            ],
+            true,
+        ),
+        (
             "new then old during one write: once seen, a write cannot be unseen",
             vec![
                 w(0, "k", "1"),
@@ -193,6 +217,11 @@ fn step5_an_unknown_write_may_or_may_not_have_happened() {
             false,
         ),
         (
+            "a read of unknown outcome after a write",
+            vec![w(0, "k", "1"), ok(0), r(1, "k"), info(1)],
+            true,
+        ),
+        (
             "a read of unknown outcome",
             vec![r(0, "k"), info(0), w(1, "k", "1"), ok(1)],
             true,
@@ -218,6 +247,14 @@ fn step5_keys_are_checked_independently() {
         saw(2, "2"),
     ];
     assert!(linearizable(&both), "each key read its own write");
+    let two_bad = vec![r(0, "z"), saw(0, "1"), r(1, "a"), saw(1, "1")];
+    let Verdict::Violation(found) = verdict(&two_bad) else {
+        panic!("neither z nor a was ever written 1");
+    };
+    assert_eq!(
+        found.key, "z",
+        "the first key to appear that fails is reported"
+    );
     let crossed = vec![w(0, "a", "1"), ok(0), r(1, "b"), saw(1, "1")];
     let Verdict::Violation(found) = verdict(&crossed) else {
         panic!("b was never written 1");
@@ -265,6 +302,48 @@ fn step5_the_counterexample_is_the_shortest_failing_prefix_of_one_key() {
                 op(1, Call::Read, Some("1"), 6, 7),
             ],
         })
+    );
+}
+
+/// In the counterexample, an operation that completes only after the
+/// failing prefix is what it was at that point: pending. A pending read is
+/// left out; a pending write is kept, with no completion.
+#[test]
+fn step5_an_operation_still_pending_at_the_failing_point_is_pending_in_the_counterexample() {
+    let history = vec![
+        r(9, "a"),      // 0: a long read, completed after the violation
+        w(0, "a", "1"), // 1
+        ok(0),          // 2
+        w(1, "a", "3"), // 3: a long write, also completed after it
+        w(0, "a", "2"), // 4
+        ok(0),          // 5
+        r(2, "a"),      // 6
+        saw(2, "1"),    // 7: stale, as 2 completed before it began
+        ok(1),          // 8
+        saw(9, "2"),    // 9
+    ];
+    let Verdict::Violation(found) = verdict(&history) else {
+        panic!("the read at 7 is stale: {history:?}");
+    };
+    let done = |client: usize,
+                call: Call,
+                read: Option<&str>,
+                invoked: usize,
+                completed: Option<usize>| Operation {
+        client,
+        call,
+        read: read.map(str::to_string),
+        invoked,
+        completed,
+    };
+    assert_eq!(
+        found.ops,
+        vec![
+            done(0, Call::Write("1".into()), None, 1, Some(2)),
+            done(1, Call::Write("3".into()), None, 3, None),
+            done(0, Call::Write("2".into()), None, 4, Some(5)),
+            done(2, Call::Read, Some("1"), 6, Some(7)),
+        ]
     );
 }
 
