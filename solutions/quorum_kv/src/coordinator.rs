@@ -171,22 +171,10 @@ impl Coordinator {
     ) {
         let mut sends = tokio::task::JoinSet::new();
         let send = |sends: &mut tokio::task::JoinSet<_>, node: usize, hint_for: Option<usize>| {
-            let (this, key) = (self.clone(), key.clone());
-            let request = StoreRequest {
-                versions: vec![version.clone()],
-                hint_for,
-            };
+            let (this, key, versions) = (self.clone(), key.clone(), vec![version.clone()]);
             sends.spawn(async move {
-                let result = transport::store(
-                    &this.http,
-                    node,
-                    &this.peers[node],
-                    &key,
-                    &request,
-                    this.config.replica_timeout,
-                )
-                .await;
-                (node, hint_for, result.is_ok())
+                let ok = this.store_on(node, &key, versions, hint_for).await.is_ok();
+                (node, hint_for, ok)
             });
         };
         for home in 0..self.config.n {
@@ -331,28 +319,30 @@ impl Coordinator {
             if reconcile(versions.clone(), self.config.resolution) == newest {
                 continue;
             }
-            let (this, node, key) = (self.clone(), *node, key.to_string());
-            let request = StoreRequest {
-                versions: newest.to_vec(),
-                hint_for: None,
-            };
+            let (this, node, key, versions) =
+                (self.clone(), *node, key.to_string(), newest.to_vec());
             repairs.spawn(async move {
-                let result = transport::store(
-                    &this.http,
-                    node,
-                    &this.peers[node],
-                    &key,
-                    &request,
-                    this.config.replica_timeout,
-                )
-                .await;
-                if let Err(e) = result {
+                if let Err(e) = this.store_on(node, &key, versions, None).await {
                     tracing::debug!(error = %e, "read repair did not land");
                 }
             });
         }
         let all_done = async { while repairs.join_next().await.is_some() {} };
         let _ = tokio::time::timeout_at(deadline, all_done).await;
+    }
+
+    /// Store `versions` of `key` on node `node` (with `hint_for`, keep them
+    /// there as a hint for that home), within one replica timeout.
+    async fn store_on(
+        &self,
+        node: usize,
+        key: &str,
+        versions: Vec<Version>,
+        hint_for: Option<usize>,
+    ) -> Result<(), KvError> {
+        let request = StoreRequest { versions, hint_for };
+        let (peer, limit) = (&self.peers[node], self.config.replica_timeout);
+        transport::store(&self.http, node, peer, key, &request, limit).await
     }
 
     fn unavailable(&self, needed: usize, got: usize) -> KvError {
