@@ -9,7 +9,8 @@
 //! node 0 of one cluster (3 nodes, N = 3, CP, version vectors), at `one`,
 //! `quorum` and `all`, with 0, 5 and 40 ms added by the proxy on one link,
 //! node 0 to node 2, to every chunk it forwards (each way: a round trip costs
-//! at least twice that). Afterwards, printed for each case: p50, p99 and
+//! at least twice that). Each write carries the previous write's context, so
+//! the key keeps one value. Afterwards, printed for each case: p50, p99 and
 //! requests per second over 100 more requests (40 at 40 ms), one at a time.
 //!
 //! `checker/<ops>`: the checker on a linearizable history of 100, 1,000 and
@@ -20,6 +21,7 @@
 #[path = "../tests/spec/support/mod.rs"]
 mod support;
 
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
@@ -31,16 +33,20 @@ const DELAYS_MS: [u64; 3] = [0, 5, 40];
 
 fn requests(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("a runtime");
-    let cluster = rt.block_on(async {
+    let (cluster, first) = rt.block_on(async {
         let cluster = Cluster::start(3, config(3, Mode::Cp))
             .await
             .expect("a cluster");
-        cluster
+        let first = cluster
             .put_ok(0, "bench", "v", &blind())
             .await
             .expect("a first write");
-        cluster
+        (cluster, first)
     });
+    // Each write carries the context of the one before, as one client
+    // overwriting its own value does: blind writes would pile up as siblings
+    // (they are concurrent), and every request would carry them all.
+    let context = Mutex::new(first);
     let mut printed = Vec::new();
     let mut group = c.benchmark_group("requests");
     group
@@ -59,10 +65,14 @@ fn requests(c: &mut Criterion) {
                     let reply = if kind == "read" {
                         cluster.get_at(0, "bench", Some(level)).await
                     } else {
-                        cluster.put_at(0, "bench", "v", &blind(), Some(level)).await
+                        let last = context.lock().expect("unpoisoned").clone();
+                        cluster.put_at(0, "bench", "v", &last, Some(level)).await
                     };
                     let reply = reply.expect("a request");
                     assert!(reply.ok(), "{kind} at {level}: {}", reply.text);
+                    if kind == "write" {
+                        *context.lock().expect("unpoisoned") = reply.context();
+                    }
                 };
                 group.bench_function(format!("{kind}/{level}/{delay}ms"), |b| {
                     b.to_async(&rt).iter(one)
