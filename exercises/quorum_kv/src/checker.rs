@@ -64,5 +64,5 @@ pub enum Verdict {
 /// the first violation found is reported.
 pub fn check(history: &[Event]) -> Result<Verdict, KvError> {
     // TODO(step 5): pair invocations with completions per key (a malformed history is BadHistory), drop failed operations and reads of unknown outcome, search each key for a linearization (memoise (placed set, value)), and report the first key, in order of first appearance, that has none, with its shortest failing prefix.
-    todo!()
+    todo!("step 5")
 }

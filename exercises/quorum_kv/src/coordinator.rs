@@ -56,7 +56,7 @@ impl Trace {
     /// The nodes whose replies the request waited for, in arrival order.
     pub fn waited_for(&self) -> Vec<usize> {
         // TODO(step 1): the nodes of the counted replies, in arrival order.
-        todo!()
+        todo!("step 1")
     }
 }
 
@@ -134,8 +134,9 @@ impl Coordinator {
     /// this coordinator's slot, past every counter it stamped before and
     /// past the context's, and the context as the client's view.
     fn stamp(&self, value: String, context: VersionVector) -> Version {
-        // TODO(step 1): a new dot in self.slot(), its counter past both the context's counter for that slot and self.last (update self.last); the context as given; ts_ms = the wall clock plus clock_skew_ms.
-        todo!()
+        // TODO(step 1): a new dot in self.slot(), its counter past both the context's counter for that slot and self.last (update self.last); the context as given.
+        // TODO(step 3): ts_ms = the wall clock plus clock_skew_ms (a skewed node stamps from its own clock).
+        todo!("step 1")
     }
 
     /// Write `value` to `key`, superseding what `context` has seen.
@@ -147,7 +148,7 @@ impl Coordinator {
         consistency: Option<Consistency>,
     ) -> Result<PutReply, KvError> {
         // TODO(step 1): stamp once, send to all N homes at once (spawned, so they go on after you answer), answer after W acks within config.timeout, else KvError::Unavailable (see self.unavailable). Step 2: in AP mode send each failed home's share to the next stand-in (nodes n..) with hint_for = that home, even after you have answered. Step 4: `consistency` overrides W.
-        todo!()
+        todo!("step 1")
     }
 
     /// Read `key`: its value, or its concurrent siblings, and their context.
@@ -157,7 +158,7 @@ impl Coordinator {
         consistency: Option<Consistency>,
     ) -> Result<GetReply, KvError> {
         // TODO(step 1): ask all N at once, answer after R replies within config.timeout; newest = reconcile of every reply's versions. Step 2: repair every replier that was behind before answering; CP: fewer than R is Unavailable; AP: answer from any reply, Unavailable with none. Step 4: `consistency` overrides R.
-        todo!()
+        todo!("step 1")
     }
 
     fn unavailable(&self, needed: usize, got: usize) -> KvError {

@@ -24,5 +24,5 @@ pub async fn deliver_hints(
     timeout: Duration,
 ) -> Result<usize, KvError> {
     // TODO(step 2): for each hint: send it to its target (transport::store, hint_for: None) within `timeout`; remove it only after the target said Ok; leave it for the next pass otherwise, and go on to the next hint.
-    todo!()
+    todo!("step 2")
 }

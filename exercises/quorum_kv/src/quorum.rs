@@ -72,7 +72,7 @@ impl Config {
     /// `retry_after` above zero.
     pub fn validate(&self, nodes: usize) -> Result<(), KvError> {
         // TODO(step 1): refuse each impossible setting with KvError::BadConfig saying which.
-        todo!()
+        todo!("step 1")
     }
 
     /// Whether every read quorum meets every write quorum: R + W > N.
@@ -85,20 +85,20 @@ impl Config {
 /// more than half of `n`.
 pub fn majority(n: usize) -> usize {
     // TODO(step 1): more than half of n.
-    todo!()
+    todo!("step 1")
 }
 
 impl Consistency {
     /// How many replies a request at this level waits for, with `n` replicas.
     pub fn required(self, n: usize) -> usize {
         // TODO(step 4): one: 1; quorum: a majority; all: n.
-        todo!()
+        todo!("step 4")
     }
 
     /// `one`, `quorum` or `all`, exactly (lower case); anything else is a
     /// `BadRequest` naming the three.
     pub fn parse(text: &str) -> Result<Consistency, KvError> {
         // TODO(step 4): exactly "one", "quorum" or "all"; anything else is a BadRequest naming the three.
-        todo!()
+        todo!("step 4")
     }
 }

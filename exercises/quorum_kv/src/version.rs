@@ -62,19 +62,19 @@ impl VersionVector {
     /// Every slot's larger counter: what a version that has seen both has seen.
     pub fn merge(&self, other: &VersionVector) -> VersionVector {
         // TODO(step 1): every slot's larger counter, over the slots of both.
-        todo!()
+        todo!("step 1")
     }
 
     /// How `self` relates to `other`, slot by slot over the union of slots.
     pub fn compare(&self, other: &VersionVector) -> Causality {
         // TODO(step 1): compare slot by slot over the union of both vectors' slots (a missing slot is 0): less somewhere and greater somewhere is Concurrent.
-        todo!()
+        todo!("step 1")
     }
 
     /// `self` has seen everything `other` has (After or Equal).
     pub fn descends(&self, other: &VersionVector) -> bool {
         // TODO(step 1): After or Equal.
-        todo!()
+        todo!("step 1")
     }
 }
 
@@ -108,7 +108,7 @@ impl Version {
     /// its own dot.
     pub fn clock(&self) -> VersionVector {
         // TODO(step 1): the context, with the dot's slot raised to the dot's counter.
-        todo!()
+        todo!("step 1")
     }
 
     /// Whether this version replaces `other`: it is another write, made by
@@ -116,7 +116,7 @@ impl Version {
     /// `other`'s clock).
     pub fn supersedes(&self, other: &Version) -> bool {
         // TODO(step 1): another dot, and self's context descends from other's clock.
-        todo!()
+        todo!("step 1")
     }
 }
 
@@ -135,13 +135,14 @@ pub enum Resolution {
 /// dot. With LWW: the largest by `(ts_ms, dot.slot, value)`. An empty input
 /// gives an empty output.
 pub fn reconcile(versions: Vec<Version>, resolution: Resolution) -> Vec<Version> {
-    // TODO(step 1): Vectors: keep every version no other supersedes, one per dot, sorted by (ts_ms, dot.slot, value). Step 3 adds Lww: the one largest (ts_ms, dot.slot, value).
-    todo!()
+    // TODO(step 1): Vectors: keep every version no other supersedes, one per dot, sorted by (ts_ms, dot.slot, value).
+    // TODO(step 3): Lww: keep only the one largest (ts_ms, dot.slot, value).
+    todo!("step 1")
 }
 
 /// The context handed to a client with `versions`: the merge of their
 /// clocks. A write that carries it supersedes every one of them.
 pub fn context_of(versions: &[Version]) -> VersionVector {
     // TODO(step 1): the merge of every version's clock.
-    todo!()
+    todo!("step 1")
 }
