@@ -24,6 +24,8 @@ use crate::process;
 /// own queries before the call fails with the node's name and address.
 const SERVER_TIMEOUT: Duration = Duration::from_secs(30);
 const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many fresh ports a first start tries before giving up.
+const PORT_ATTEMPTS: u32 = 5;
 
 /// What to start: how many standbys, and settings for every server.
 #[derive(Clone, Debug)]
@@ -163,7 +165,13 @@ fn find_bin_dir(
     )
 }
 
+/// A port nothing listened on a moment ago. Only a moment: see
+/// [`PgCluster::start_node`].
 fn free_port() -> anyhow::Result<u16> {
+    #[cfg(test)]
+    if let Some(port) = tests::HANDED_OUT.with(|h| h.borrow_mut().pop()) {
+        return Ok(port);
+    }
     let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
     Ok(listener.local_addr()?.port())
 }
@@ -299,7 +307,36 @@ impl PgCluster {
         self.start_node(i).await
     }
 
-    async fn start_node(&self, i: usize) -> anyhow::Result<()> {
+    /// Start node `i` for the first time. Its port came from [`free_port`],
+    /// which can only say the port was free when it asked: until the server
+    /// binds it, another test's proxy, server or outgoing connection may take
+    /// it. A start that fails for that reason alone is tried again on a fresh
+    /// port; nothing has been pointed at the node yet, so nothing else moves.
+    async fn start_node(&mut self, i: usize) -> anyhow::Result<()> {
+        let mut attempt = 1;
+        loop {
+            let logged = std::fs::metadata(self.nodes[i].log()).map_or(0, |m| m.len());
+            let result = self.start_node_once(i).await;
+            let Err(error) = result else { return Ok(()) };
+            if attempt == PORT_ATTEMPTS || !self.lost_its_port(i, logged) {
+                return Err(error);
+            }
+            tracing::warn!(node = %self.nodes[i].name, port = self.nodes[i].port,
+                "port taken before the server bound it; trying a fresh one");
+            self.nodes[i].port = free_port()?;
+            attempt += 1;
+        }
+    }
+
+    /// Whether the server log, past its first `logged` bytes, says the port
+    /// was already in use.
+    fn lost_its_port(&self, i: usize, logged: u64) -> bool {
+        let log = std::fs::read(self.nodes[i].log()).unwrap_or_default();
+        let new = log.get(logged as usize..).unwrap_or_default();
+        String::from_utf8_lossy(new).contains("could not bind")
+    }
+
+    async fn start_node_once(&self, i: usize) -> anyhow::Result<()> {
         let node = &self.nodes[i];
         let mut pg_ctl = self.command("pg_ctl");
         pg_ctl
@@ -625,6 +662,33 @@ fn tail(text: &str, lines: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::RefCell;
+
+    thread_local! {
+        /// Ports [`free_port`] hands out first (last pushed, first out), so a
+        /// test can give a node a port it knows to be taken.
+        pub(super) static HANDED_OUT: RefCell<Vec<u16>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// A port taken between choosing it and binding it costs a retry on a
+    /// fresh port, not the test: the race CI once lost to a neighbour's proxy.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_port_taken_before_the_server_binds_it_is_replaced() -> anyhow::Result<()> {
+        let squatter = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let taken = squatter.local_addr()?.port();
+        HANDED_OUT.with(|h| h.borrow_mut().push(taken));
+        let cluster = PgCluster::start(ClusterConfig {
+            standbys: 0,
+            ..ClusterConfig::default()
+        })
+        .await?;
+        assert_ne!(cluster.node(0).port(), taken, "the squatter still holds it");
+        let mut conn = cluster.connect(0).await?;
+        let one: i32 = sqlx::query_scalar("SELECT 1").fetch_one(&mut conn).await?;
+        assert_eq!(one, 1);
+        drop(squatter);
+        Ok(())
+    }
 
     /// A scratch directory with a `bin` of fake server binaries per version.
     fn fake_installs(versions: &[u32]) -> PathBuf {
