@@ -12,7 +12,8 @@
 //!
 //! Bad input never reaches the store: a key that is not 1 to 200 characters of
 //! `[A-Za-z0-9_.:-]`, a body that is not the JSON expected (400) or is over
-//! [`MAX_BODY`] (413), an unknown consistency (400).
+//! [`MAX_BODY`] (413), a context counter past [`MAX_COUNTER`] (400), an
+//! unknown consistency (400).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -120,6 +121,28 @@ fn router(state: Arc<NodeState>) -> Router {
         .with_state(state)
 }
 
+/// The largest counter a client's context may carry: 2^53 - 1, the largest
+/// integer every JSON client holds exactly. No node counts that far, so only a
+/// forged context carries more; and a coordinator stamps one past the context,
+/// which near `u64::MAX` would overflow. (A node hands out at most one past
+/// this, which a next write is refused for: where a forged context ends.)
+pub const MAX_COUNTER: u64 = (1 << 53) - 1;
+
+fn check_context(context: &VersionVector) -> Result<(), KvError> {
+    let counters = serde_json::to_value(context).unwrap_or_default();
+    let too_large = counters
+        .as_object()
+        .into_iter()
+        .flatten()
+        .find(|(_, c)| c.as_u64().is_none_or(|c| c > MAX_COUNTER));
+    match too_large {
+        Some((slot, counter)) => Err(KvError::BadRequest(format!(
+            "context counter {slot} = {counter}: counters are at most {MAX_COUNTER}"
+        ))),
+        None => Ok(()),
+    }
+}
+
 fn check_key(key: &str) -> Result<(), KvError> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || "_.:-".contains(c);
     if key.is_empty() || key.len() > MAX_KEY || !key.chars().all(allowed) {
@@ -182,6 +205,7 @@ async fn put_kv(
     };
     let answer = async {
         check_key(&key)?;
+        check_context(&body.context)?;
         let level = consistency(&params)?;
         let reply = state
             .coordinator

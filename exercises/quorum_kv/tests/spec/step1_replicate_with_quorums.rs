@@ -291,6 +291,65 @@ fn step1_a_configuration_that_cannot_work_is_refused() {
     );
 }
 
+/// A configuration that cannot work stops the node from starting: it never
+/// serves with R = 0 or W past N.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step1_a_node_with_a_configuration_that_cannot_work_does_not_start() -> anyhow::Result<()> {
+    for (what, bad) in [
+        (
+            "R = 0",
+            Config {
+                r: 0,
+                ..config(3, Mode::Cp)
+            },
+        ),
+        (
+            "W = 4 of N = 3",
+            Config {
+                w: 4,
+                ..config(3, Mode::Cp)
+            },
+        ),
+    ] {
+        let Err(error) = Cluster::start(3, bad).await else {
+            panic!("{what}: the nodes started and serve");
+        };
+        let message = format!("{error:#}");
+        assert!(
+            message.contains("configuration refused"),
+            "{what}: refused as a BadConfig, not for another reason: {message}"
+        );
+    }
+    Ok(())
+}
+
+/// A write goes to every home at once: with the link to node 0 stalled, a
+/// write and a read through node 1 answer from nodes 1 and 2 without waiting
+/// on node 0 first, so node 0's failure is not among the replies they saw.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step1_a_request_goes_to_every_home_at_once() -> anyhow::Result<()> {
+    let cluster = Cluster::start(3, config(3, Mode::Cp)).await?;
+    cluster.link(1, 0).stall();
+    let reply = cluster.put(1, "k", "v", &blind()).await?;
+    assert!(reply.ok(), "nodes 1 and 2 make W: {}", reply.text);
+    let trace = reply.trace();
+    let mut waited = trace.waited_for();
+    waited.sort();
+    assert_eq!(waited, vec![1, 2], "the write: {trace:?}");
+    assert!(
+        trace.replies.iter().all(|r| r.node != 0),
+        "the write answered before node 0's call timed out, so it saw no reply from 0: {trace:?}"
+    );
+    let reply = cluster.get(1, "k").await?;
+    assert_eq!(reply.values(), vec!["v"], "{}", reply.text);
+    let trace = reply.trace();
+    assert!(
+        trace.replies.iter().all(|r| r.node != 0),
+        "the read too: {trace:?}"
+    );
+    Ok(())
+}
+
 /// A write is answered after W stores and still reaches every replica; a read
 /// on another node returns it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -444,19 +503,28 @@ async fn step1_a_killed_node_starts_again_with_what_it_acknowledged() -> anyhow:
 }
 
 /// Bad input is refused with a clear status and changes nothing: malformed
-/// JSON, a missing value, a context that is not a vector (400), a body over
-/// 64 KiB (413), a key of 201 characters or with a space (400); a key of 200
-/// characters is fine.
+/// JSON, a missing value, a context that is not a vector (400), a context
+/// counter of 2^53 (400; 2^53 - 1 is fine), a body over 64 KiB (413), a key
+/// of 201 characters or with a space (400); a key of 200 characters is fine.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn step1_bad_input_is_refused_and_changes_nothing() -> anyhow::Result<()> {
     let cluster = Cluster::start(3, config(3, Mode::Cp)).await?;
     cluster.put_ok(0, "k", "good", &blind()).await?;
-    let rows: [(&str, Vec<u8>, u16); 4] = [
+    let rows: [(&str, Vec<u8>, u16); 5] = [
         ("malformed JSON", b"{\"value\": ".to_vec(), 400),
         ("no value", b"{\"context\": {}}".to_vec(), 400),
         (
             "a negative counter",
             b"{\"value\": \"x\", \"context\": {\"n0\": -1}}".to_vec(),
+            400,
+        ),
+        (
+            "a counter of 2^53, past what JSON clients hold exactly",
+            format!(
+                "{{\"value\": \"x\", \"context\": {{\"n0\": {}}}}}",
+                1u64 << 53
+            )
+            .into_bytes(),
             400,
         ),
         (
@@ -476,6 +544,15 @@ async fn step1_bad_input_is_refused_and_changes_nothing() -> anyhow::Result<()> 
     assert_eq!(reply.status, 400, "a key with a space: {}", reply.text);
     let longest = "a".repeat(200);
     cluster.put_ok(0, &longest, "x", &blind()).await?;
+    // The largest counter a context may carry, on another key: it would
+    // supersede `good`. Stamping one past it must not overflow either.
+    let largest = format!(
+        "{{\"value\": \"x\", \"context\": {{\"n0\": {}}}}}",
+        (1u64 << 53) - 1
+    );
+    let reply = cluster.put_raw(0, "big", largest.into_bytes()).await?;
+    assert_eq!(reply.status, 200, "a counter of 2^53 - 1: {}", reply.text);
+    cluster.put_ok(0, "big", "y", &blind()).await?;
     let (values, _) = cluster.get_ok(1, "k").await?;
     assert_eq!(values, vec!["good"], "nothing refused was written");
     Ok(())

@@ -68,12 +68,14 @@ async fn step2_cp_without_a_quorum_refuses_with_retry_after_within_its_timeout()
                 cluster.link(0, j).stall()
             }
         }
-        // Cut links fail at once, so a refusal need not wait for the timeout;
-        // stalled ones are given up after the replica timeout.
-        let bound = if apply == 0 {
-            timeout
+        // Cut links fail at once, and stalled ones are given up after the
+        // replica timeout: either way every replica has failed before the
+        // request's own timeout, so the refusal comes before it.
+        let replica_timeout = cluster.config.replica_timeout;
+        let earliest = if apply == 0 {
+            Duration::ZERO
         } else {
-            timeout + Duration::from_secs(1)
+            replica_timeout
         };
         for what in ["write", "read"] {
             let started = Instant::now();
@@ -94,8 +96,15 @@ async fn step2_cp_without_a_quorum_refuses_with_retry_after_within_its_timeout()
                 "{fault} links, the {what}: a 503 says when to try again"
             );
             assert!(
-                took < bound,
-                "{fault} links, the {what}: refused after {took:?}, past {bound:?} (the timeout is {timeout:?})"
+                took < timeout,
+                "{fault} links, the {what}: refused after {took:?}, not before the timeout \
+                 ({timeout:?}): the replicas' calls are bounded by the replica timeout \
+                 ({replica_timeout:?}), so every one had failed by then"
+            );
+            assert!(
+                took >= earliest,
+                "{fault} links, the {what}: refused after {took:?}, before a stalled \
+                 replica's call could time out ({replica_timeout:?})"
             );
         }
         cluster.heal();
@@ -269,36 +278,65 @@ async fn step2_a_hint_waits_while_its_target_is_unreachable_and_is_delivered_whe
     Ok(())
 }
 
-/// A read that finds a replica behind writes the newest version back to it
-/// before answering.
+/// A read that finds replicas behind writes the newest version back to every
+/// one of them before answering, the slower one included.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn step2_a_read_repairs_a_replica_that_missed_a_write_before_it_answers() -> anyhow::Result<()>
-{
-    // R = N, so the read asks node 2 too.
+async fn step2_a_read_repairs_every_replica_that_missed_a_write_before_it_answers()
+-> anyhow::Result<()> {
+    // W = 1, so a write can land on node 0 alone; R = N, so the read asks all.
     let cluster = Cluster::start(
         3,
         Config {
             r: 3,
+            w: 1,
             ..config(3, Mode::Cp)
         },
     )
     .await?;
+    cluster.link(0, 1).cut();
     cluster.link(0, 2).cut();
     cluster.put_ok(0, "k", "v", &blind()).await?;
     cluster.heal();
-    assert!(
-        cluster.held_values(2, "k").await?.is_empty(),
-        "node 2 missed the write"
-    );
-    // The repair must cross a slow link: a repair sent in the background
-    // would still be on its way when the read answers.
-    cluster.link(0, 2).slow(Duration::from_millis(60));
+    for i in [1, 2] {
+        assert!(
+            cluster.held_values(i, "k").await?.is_empty(),
+            "node {i} missed the write"
+        );
+    }
+    // The repairs must cross slow links, one slower than the other: a repair
+    // sent in the background, or only the first one awaited, would still be
+    // on its way when the read answers.
+    cluster.link(0, 1).slow(Duration::from_millis(30));
+    cluster.link(0, 2).slow(Duration::from_millis(120));
     let reply = cluster.get(0, "k").await?;
     assert_eq!(reply.values(), vec!["v"], "{}", reply.text);
-    assert_eq!(
-        cluster.held_values(2, "k").await?,
-        vec!["v"],
-        "repaired by the time the read answered"
+    for i in [1, 2] {
+        assert_eq!(
+            cluster.held_values(i, "k").await?,
+            vec!["v"],
+            "node {i} repaired by the time the read answered"
+        );
+    }
+    Ok(())
+}
+
+/// An AP read answers after R replies, as a CP one does: "from whatever
+/// replied" is for when fewer answer, not a reason to wait for every home.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step2_an_ap_read_answers_after_r_replies_without_waiting_for_a_stalled_home()
+-> anyhow::Result<()> {
+    let cluster = Cluster::start(3, config(3, Mode::Ap)).await?;
+    cluster.put_at(0, "k", "v", &blind(), Some("all")).await?;
+    cluster.link(0, 2).stall();
+    let reply = cluster.get(0, "k").await?;
+    assert_eq!(reply.values(), vec!["v"], "{}", reply.text);
+    let trace = reply.trace();
+    let mut waited = trace.waited_for();
+    waited.sort();
+    assert_eq!(waited, vec![0, 1], "R = 2: {trace:?}");
+    assert!(
+        trace.replies.iter().all(|r| r.node != 2),
+        "answered before node 2's call timed out: {trace:?}"
     );
     Ok(())
 }

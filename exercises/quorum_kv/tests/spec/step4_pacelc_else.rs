@@ -2,7 +2,7 @@
 //! latency for consistency: `one` answers after the fastest replica, `all`
 //! after the slowest. The coordinator's trace says which replies it waited for.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use quorum_kv::{Config, Consistency, Mode};
 
@@ -40,12 +40,21 @@ async fn step4_one_answers_after_the_fastest_replica_and_all_after_the_slowest()
         replica_timeout: Duration::from_secs(2),
         ..config(3, Mode::Cp)
     };
-    let cluster = Cluster::start(3, patient).await?;
+    let cluster = Cluster::start(3, patient.clone()).await?;
     cluster.put_at(0, "k", "v", &blind(), Some("all")).await?;
     cluster.link(0, 1).stall();
     cluster.link(0, 2).stall();
+    let started = Instant::now();
     let reply = cluster.get_at(0, "k", Some("one")).await?;
+    let took = started.elapsed();
     assert_eq!(reply.values(), vec!["v"], "{}", reply.text);
+    // Nothing it does after its one reply (read repair included) waits on a
+    // stalled replica: those calls end only at the replica timeout.
+    assert!(
+        took < patient.replica_timeout,
+        "one answered after {took:?}, as late as a stalled replica's call times out ({:?})",
+        patient.replica_timeout
+    );
     let trace = reply.trace();
     assert_eq!(
         (trace.needed, trace.waited_for()),

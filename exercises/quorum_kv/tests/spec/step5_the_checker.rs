@@ -217,6 +217,16 @@ fn step5_an_unknown_write_may_or_may_not_have_happened() {
             false,
         ),
         (
+            "seen before it was even invoked",
+            vec![r(1, "k"), saw(1, "1"), w(0, "k", "1"), info(0)],
+            false,
+        ),
+        (
+            "seen before it was invoked, and still pending",
+            vec![r(1, "k"), saw(1, "1"), w(0, "k", "1")],
+            false,
+        ),
+        (
             "a read of unknown outcome after a write",
             vec![w(0, "k", "1"), ok(0), r(1, "k"), info(1)],
             true,
@@ -230,6 +240,54 @@ fn step5_an_unknown_write_may_or_may_not_have_happened() {
     for (what, history, want) in cases {
         assert_eq!(linearizable(&history), want, "{what}: {history:?}");
     }
+}
+
+/// One writer and one reader of one key, each read overlapping the next
+/// write, `writes` rounds; round `stale`, if any, reads the value two writes
+/// back (the write between them completed before the read began).
+fn long_history(writes: usize, stale: Option<usize>) -> Vec<Event> {
+    let mut history = Vec::new();
+    for i in 0..writes {
+        history.push(w(0, "k", &format!("v{i}")));
+        history.push(r(1, "k"));
+        history.push(ok(0));
+        let read = match i {
+            _ if Some(i) == stale => format!("v{}", i - 2),
+            // Concurrent with write i: it may see that write or the one before.
+            _ if i % 2 == 1 => format!("v{}", i - 1),
+            _ => format!("v{i}"),
+        };
+        history.push(saw(1, &read));
+    }
+    history
+}
+
+/// A key with hundreds of operations is judged like a short one: the
+/// placed set does not stop at 64 (or 128) operations.
+#[test]
+fn step5_a_key_with_hundreds_of_operations_is_judged_like_a_short_one() {
+    let history = long_history(150, None);
+    assert!(
+        linearizable(&history),
+        "300 operations on one key, every read fresh"
+    );
+    let stale = 120;
+    let Verdict::Violation(found) = verdict(&long_history(150, Some(stale))) else {
+        panic!("round {stale} read v{}: stale", stale - 2);
+    };
+    assert_eq!(found.key, "k");
+    assert_eq!(
+        found.ops.len(),
+        2 * stale + 2,
+        "the shortest failing prefix: {} writes and reads, up to the stale read",
+        stale + 1
+    );
+    let last = found.ops.last().expect("a counterexample has operations");
+    assert_eq!(
+        (last.client, &last.call, last.read.as_deref()),
+        (1, &Call::Read, Some(format!("v{}", stale - 2).as_str())),
+        "it ends at the stale read"
+    );
 }
 
 /// Keys are separate registers: what was written to one key is never read

@@ -55,15 +55,34 @@ impl Reply {
 
     /// The values of a read, as the node returned them.
     pub fn values(&self) -> Vec<String> {
-        serde_json::from_value(self.body["values"].clone()).unwrap_or_default()
+        self.field("values")
     }
 
     pub fn context(&self) -> VersionVector {
-        serde_json::from_value(self.body["context"].clone()).unwrap_or_default()
+        self.field("context")
     }
 
     pub fn trace(&self) -> Trace {
-        serde_json::from_value(self.body["trace"].clone()).unwrap_or_default()
+        self.field("trace")
+    }
+
+    /// Field `name` of the body. A refusal carries none, and reads as empty; a
+    /// 200 without it, or with one of the wrong shape, fails here, saying so,
+    /// rather than reading as empty and passing an assertion about nothing.
+    fn field<T: serde::de::DeserializeOwned + Default>(&self, name: &str) -> T {
+        match self.body.get(name) {
+            None if !self.ok() => T::default(),
+            None => panic!(
+                "a 200 reply without `{name}` (see the README's routes): {}",
+                self.text
+            ),
+            Some(value) => serde_json::from_value(value.clone()).unwrap_or_else(|e| {
+                panic!(
+                    "`{name}` in the reply is not what the README says ({e}): {}",
+                    self.text
+                )
+            }),
+        }
     }
 }
 
