@@ -1,8 +1,8 @@
 // YOURS: the candidate's file. Steps are marked `// TODO(step N)`.
 //! The coordinator: one request's fan-out to the replicas, and when to answer.
 //!
-//! A write is stamped once (its vector is the client's context plus one in
-//! this coordinator's slot), sent to all N home replicas at once, and
+//! A write is stamped once (a new dot in this coordinator's slot, and the
+//! client's context as given), sent to all N home replicas at once, and
 //! acknowledged as soon as W of them have stored it; the others still get it
 //! in the background. A read asks all N, answers once R have replied, and
 //! first writes the reconciled result back to every replier that was behind
@@ -147,7 +147,9 @@ impl Coordinator {
         context: VersionVector,
         consistency: Option<Consistency>,
     ) -> Result<PutReply, KvError> {
-        // TODO(step 1): stamp once, send to all N homes at once (spawned, so they go on after you answer), answer after W acks within config.timeout, else KvError::Unavailable (see self.unavailable). Step 2: in AP mode send each failed home's share to the next stand-in (nodes n..) with hint_for = that home, even after you have answered. Step 4: `consistency` overrides W.
+        // TODO(step 1): stamp once, send to all N homes at once (spawned, so they go on after you answer), answer after W acks within config.timeout, else KvError::Unavailable (see self.unavailable).
+        // TODO(step 2): in AP mode send each failed home's share to the next stand-in (nodes n..) with hint_for = that home, even after you have answered.
+        // TODO(step 4): `consistency` overrides W.
         todo!("step 1")
     }
 
@@ -157,7 +159,9 @@ impl Coordinator {
         key: &str,
         consistency: Option<Consistency>,
     ) -> Result<GetReply, KvError> {
-        // TODO(step 1): ask all N at once, answer after R replies within config.timeout; newest = reconcile of every reply's versions. Step 2: repair every replier that was behind before answering; CP: fewer than R is Unavailable; AP: answer from any reply, Unavailable with none. Step 4: `consistency` overrides R.
+        // TODO(step 1): ask all N at once, answer after R replies within config.timeout; newest = reconcile of every reply's versions.
+        // TODO(step 2): repair every replier that was behind before answering; CP: fewer than R is Unavailable; AP: answer from any reply, Unavailable with none.
+        // TODO(step 4): `consistency` overrides R.
         todo!("step 1")
     }
 

@@ -11,7 +11,7 @@
 //! |------|------------------------------------------|-------------------------------------------------------------|
 //! | 1    | [`version`], [`quorum`], [`coordinator`] | version vectors; N, R, W; a write answered after W stores, a read after R replies |
 //! | 2    | [`coordinator`], [`handoff`]             | CP refuses without a quorum; AP writes on stand-ins with hints, delivered later; read repair |
-//! | 3    | [`version`]                              | last-writer-wins beside version vectors: what each keeps of concurrent writes |
+//! | 3    | [`version`], [`coordinator`] (the stamp) | last-writer-wins beside version vectors: what each keeps of concurrent writes |
 //! | 4    | [`quorum`], [`coordinator`]              | `one`, `quorum`, `all` per request, and the trace of which replies a request waited for |
 //! | 5    | [`checker`]                              | a linearizability checker for a key-value register         |
 //!

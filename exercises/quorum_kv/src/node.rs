@@ -38,8 +38,15 @@ use crate::store::Store;
 use crate::transport::{Held, StoreRequest};
 use crate::version::VersionVector;
 
-/// The largest request body a node reads.
+/// The largest body a client may send.
 pub const MAX_BODY: usize = 64 * 1024;
+
+/// The largest body one node sends another. Far more than [`MAX_BODY`]: a
+/// store request carries every sibling of a key, each up to a client's body,
+/// plus its version. A replica that refused what a client was allowed to write
+/// would turn an accepted write into a refused one. (Production bounds the
+/// siblings a key may have instead.)
+pub const MAX_REPLICA_BODY: usize = 16 * 1024 * 1024;
 
 /// The longest key, in bytes.
 pub const MAX_KEY: usize = 200;
@@ -114,10 +121,19 @@ pub async fn start(listener: TcpListener, cfg: NodeConfig) -> Result<RunningNode
 
 fn router(state: Arc<NodeState>) -> Router {
     Router::new()
-        .route("/kv/{key}", get(get_kv).put(put_kv))
-        .route("/replica/{key}", get(get_replica).post(post_replica))
+        .route(
+            "/kv/{key}",
+            get(get_kv)
+                .put(put_kv)
+                .layer(DefaultBodyLimit::max(MAX_BODY)),
+        )
+        .route(
+            "/replica/{key}",
+            get(get_replica)
+                .post(post_replica)
+                .layer(DefaultBodyLimit::max(MAX_REPLICA_BODY)),
+        )
         .route("/hints", get(get_hints))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
 
@@ -153,12 +169,12 @@ fn check_key(key: &str) -> Result<(), KvError> {
     Ok(())
 }
 
-/// A body the node could not read: 413 when too large, 400 otherwise.
-fn refuse_body(rejection: JsonRejection) -> Response {
+/// A body the node could not read: 413 when over `limit`, 400 otherwise.
+fn refuse_body(rejection: JsonRejection, limit: usize) -> Response {
     match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => (
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("bodies are at most {MAX_BODY} bytes"),
+            format!("bodies are at most {limit} bytes"),
         )
             .into_response(),
         _ => KvError::BadRequest(rejection.body_text()).into_response(),
@@ -201,7 +217,7 @@ async fn put_kv(
 ) -> Response {
     let body = match body {
         Ok(Json(body)) => body,
-        Err(rejection) => return refuse_body(rejection),
+        Err(rejection) => return refuse_body(rejection, MAX_BODY),
     };
     let answer = async {
         check_key(&key)?;
@@ -254,7 +270,7 @@ async fn post_replica(
 ) -> Response {
     let request = match body {
         Ok(Json(request)) => request,
-        Err(rejection) => return refuse_body(rejection),
+        Err(rejection) => return refuse_body(rejection, MAX_REPLICA_BODY),
     };
     let stored = async {
         check_key(&key)?;

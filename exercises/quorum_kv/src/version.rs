@@ -129,7 +129,7 @@ pub enum Resolution {
     Lww,
 }
 
-/// What survives of `versions` under `resolution`, in [`stamp_order`].
+/// What survives of `versions` under `resolution`, sorted by `(ts_ms, dot.slot, value)`.
 ///
 /// With vectors: every version that no other version supersedes, one of each
 /// dot. With LWW: the largest by `(ts_ms, dot.slot, value)`. An empty input

@@ -5,7 +5,8 @@ use quorum_kv::Mode;
 use crate::support::{Cluster, blind, config};
 
 /// A write's consistency counts as a read's does: `one` is acknowledged on
-/// the coordinator's own store with the others stalled, `all` is refused.
+/// the coordinator's own store with the others stalled, and `quorum`, which
+/// needs a second store, is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn step4_hidden_a_write_at_one_is_acknowledged_on_the_first_store() -> anyhow::Result<()> {
     let cluster = Cluster::start(3, config(3, Mode::Cp)).await?;

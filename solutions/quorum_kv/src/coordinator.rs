@@ -1,7 +1,7 @@
 //! The coordinator: one request's fan-out to the replicas, and when to answer.
 //!
-//! A write is stamped once (its vector is the client's context plus one in
-//! this coordinator's slot), sent to all N home replicas at once, and
+//! A write is stamped once (a new dot in this coordinator's slot, and the
+//! client's context as given), sent to all N home replicas at once, and
 //! acknowledged as soon as W of them have stored it; the others still get it
 //! in the background. A read asks all N, answers once R have replied, and
 //! first writes the reconciled result back to every replier that was behind

@@ -291,6 +291,11 @@ fn step1_a_configuration_that_cannot_work_is_refused() {
     );
 }
 
+/// A write body of exactly `len` bytes: `{"value": "xx…x"}`.
+fn body_of(len: usize) -> Vec<u8> {
+    format!("{{\"value\": \"{}\"}}", "x".repeat(len - 13)).into_bytes()
+}
+
 /// A configuration that cannot work stops the node from starting: it never
 /// serves with R = 0 or W past N.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -380,7 +385,8 @@ async fn step1_a_write_reaches_every_replica_and_a_read_elsewhere_returns_it() -
 
 /// W acknowledgements are needed, exactly: with one replica cut off a
 /// majority write of 3 succeeds; with two, the coordinator's own store alone
-/// is refused; W = N with one cut off is refused; a majority of 4 is 3.
+/// is refused, yet kept (unknown, not failed); W = N with one cut off is
+/// refused; a majority of 4 is 3.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn step1_a_write_needs_w_stores_and_is_refused_one_short() -> anyhow::Result<()> {
     let cluster = Cluster::start(3, config(3, Mode::Cp)).await?;
@@ -400,6 +406,11 @@ async fn step1_a_write_needs_w_stores_and_is_refused_one_short() -> anyhow::Resu
         reply.status, 503,
         "only the coordinator's own store is 1 of W = 2: {}",
         reply.text
+    );
+    assert_eq!(
+        cluster.held_values(0, "b").await?,
+        vec!["v"],
+        "refused, yet stored where it landed: its outcome is unknown, not failed"
     );
     drop(cluster);
 
@@ -504,8 +515,9 @@ async fn step1_a_killed_node_starts_again_with_what_it_acknowledged() -> anyhow:
 
 /// Bad input is refused with a clear status and changes nothing: malformed
 /// JSON, a missing value, a context that is not a vector (400), a context
-/// counter of 2^53 (400; 2^53 - 1 is fine), a body over 64 KiB (413), a key
-/// of 201 characters or with a space (400); a key of 200 characters is fine.
+/// counter of 2^53 (400; 2^53 - 1 is fine, and stamped one past), a body of
+/// 64 KiB and a byte (413; 64 KiB is fine, and replicated), a key of 201
+/// characters or with a space (400); a key of 200 characters is fine.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn step1_bad_input_is_refused_and_changes_nothing() -> anyhow::Result<()> {
     let cluster = Cluster::start(3, config(3, Mode::Cp)).await?;
@@ -527,11 +539,7 @@ async fn step1_bad_input_is_refused_and_changes_nothing() -> anyhow::Result<()> 
             .into_bytes(),
             400,
         ),
-        (
-            "a body over 64 KiB",
-            format!("{{\"value\": \"{}\"}}", "x".repeat(64 * 1024)).into_bytes(),
-            413,
-        ),
+        ("a body of 64 KiB and one byte", body_of(64 * 1024 + 1), 413),
     ];
     for (what, body, status) in rows {
         let reply = cluster.put_raw(0, "k", body).await?;
@@ -544,14 +552,34 @@ async fn step1_bad_input_is_refused_and_changes_nothing() -> anyhow::Result<()> 
     assert_eq!(reply.status, 400, "a key with a space: {}", reply.text);
     let longest = "a".repeat(200);
     cluster.put_ok(0, &longest, "x", &blind()).await?;
+    // The largest body, on another key: the node takes it, and so do the
+    // replicas it sends it to (W = 2 needs one of them).
+    let reply = cluster.put_raw(0, "max", body_of(64 * 1024)).await?;
+    assert_eq!(
+        reply.status, 200,
+        "a body of exactly 64 KiB: {}",
+        reply.text
+    );
+    let (values, _) = cluster.get_ok(1, "max").await?;
+    assert_eq!(values.first().map(String::len), Some(64 * 1024 - 13));
     // The largest counter a context may carry, on another key: it would
-    // supersede `good`. Stamping one past it must not overflow either.
+    // supersede `good`. The write is stamped one past it, in that slot, and
+    // the context handed back is then past what a client may send.
     let largest = format!(
         "{{\"value\": \"x\", \"context\": {{\"n0\": {}}}}}",
         (1u64 << 53) - 1
     );
     let reply = cluster.put_raw(0, "big", largest.into_bytes()).await?;
     assert_eq!(reply.status, 200, "a counter of 2^53 - 1: {}", reply.text);
+    let stamped = reply.context();
+    assert_eq!(
+        stamped.get("n0"),
+        1 << 53,
+        "the write's dot is one past the context's counter: {}",
+        reply.text
+    );
+    let reply = cluster.put(0, "big", "z", &stamped).await?;
+    assert_eq!(reply.status, 400, "a context of 2^53: {}", reply.text);
     cluster.put_ok(0, "big", "y", &blind()).await?;
     let (values, _) = cluster.get_ok(1, "k").await?;
     assert_eq!(values, vec!["good"], "nothing refused was written");

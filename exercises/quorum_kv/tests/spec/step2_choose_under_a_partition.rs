@@ -34,6 +34,13 @@ pub(crate) async fn run_schedule(mode: Mode, r: usize) -> anyhow::Result<Schedul
     cluster.wait_held(&[0, 1, 2], "k", &["v0"]).await?;
     cluster.partition(&[&[0, 3, 4], &[1, 2]]);
     let minority_put = cluster.put(0, "k", "a", &v0).await?;
+    if mode == Mode::Ap && minority_put.ok() {
+        // Stand-ins count toward W, so the write may be answered before node
+        // 0's own replica has it, and a read asks the homes only: wait, or the
+        // minority's read may miss its own write. (CP's refusal comes only
+        // after every send answered, and its test checks node 0 as it is.)
+        cluster.wait_held(&[0], "k", &["a"]).await?;
+    }
     let majority_put = cluster.put(1, "k", "b", &v0).await?;
     let minority_get = cluster.get(0, "k").await?;
     let majority_get = cluster.get(1, "k").await?;
@@ -147,6 +154,14 @@ async fn step2_under_a_partition_cp_refuses_the_minority_and_keeps_every_acknowl
         "CP: the refused write is unknown, not failed: node 0 stored it before the 503"
     );
     s.cluster.heal();
+    let reply = s.cluster.get_at(1, "k", Some("all")).await?;
+    assert_eq!(
+        sorted(reply.values()),
+        vec!["a", "b"],
+        "CP, healed: a read that asks node 0 finds the refused a, a sibling of b \
+         (neither saw the other): {}",
+        reply.text
+    );
     for via in [0, 1, 2] {
         let (values, _) = s.cluster.get_ok(via, "k").await?;
         assert!(
@@ -343,16 +358,26 @@ async fn step2_an_ap_read_answers_after_r_replies_without_waiting_for_a_stalled_
 
 /// AP still needs W stores, stand-ins included: a node cut off from every
 /// home, with no other stand-in, refuses the write, and a read no replica
-/// answers is refused too.
+/// answers is refused too. A retry-after under a second is sent as one: the
+/// header counts whole seconds, and 0 would invite a hot loop.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn step2_ap_still_needs_w_stores_counting_stand_ins() -> anyhow::Result<()> {
-    let cluster = Cluster::start(4, config(3, Mode::Ap)).await?;
+    let soon = Config {
+        retry_after: Duration::from_millis(300),
+        ..config(3, Mode::Ap)
+    };
+    let cluster = Cluster::start(4, soon).await?;
     cluster.partition(&[&[3], &[0, 1, 2]]);
     let reply = cluster.put(3, "k", "v", &blind()).await?;
     assert_eq!(
         reply.status, 503,
         "node 3 alone is 1 of W = 2: {}",
         reply.text
+    );
+    assert_eq!(
+        reply.retry_after.as_deref(),
+        Some("1"),
+        "300 ms is sent as 1"
     );
     let reply = cluster.get(3, "k").await?;
     assert_eq!(reply.status, 503, "no replica answered: {}", reply.text);
