@@ -15,7 +15,7 @@
 //! [`MAX_BODY`] (413), a context counter past [`MAX_COUNTER`] (400), an
 //! unknown consistency (400).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -144,19 +144,18 @@ fn router(state: Arc<NodeState>) -> Router {
 /// this, which a next write is refused for: where a forged context ends.)
 pub const MAX_COUNTER: u64 = (1 << 53) - 1;
 
-fn check_context(context: &VersionVector) -> Result<(), KvError> {
-    let counters = serde_json::to_value(context).unwrap_or_default();
-    let too_large = counters
-        .as_object()
-        .into_iter()
-        .flatten()
-        .find(|(_, c)| c.as_u64().is_none_or(|c| c > MAX_COUNTER));
-    match too_large {
-        Some((slot, counter)) => Err(KvError::BadRequest(format!(
+/// A client's context, every counter at most [`MAX_COUNTER`]: refused while
+/// the body is read, as a negative counter (which no `u64` holds) is.
+fn bounded_context<'de, D: serde::Deserializer<'de>>(d: D) -> Result<VersionVector, D::Error> {
+    let counters = BTreeMap::<String, u64>::deserialize(d)?;
+    if let Some((slot, counter)) = counters.iter().find(|(_, c)| **c > MAX_COUNTER) {
+        return Err(serde::de::Error::custom(format!(
             "context counter {slot} = {counter}: counters are at most {MAX_COUNTER}"
-        ))),
-        None => Ok(()),
+        )));
     }
+    Ok(VersionVector::from_pairs(
+        counters.iter().map(|(slot, c)| (slot.as_str(), *c)),
+    ))
 }
 
 fn check_key(key: &str) -> Result<(), KvError> {
@@ -192,7 +191,7 @@ fn consistency(params: &HashMap<String, String>) -> Result<Option<Consistency>, 
 pub struct PutBody {
     pub value: String,
     /// The context of the read this write follows; absent for a blind write.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "bounded_context")]
     pub context: VersionVector,
 }
 
@@ -221,7 +220,6 @@ async fn put_kv(
     };
     let answer = async {
         check_key(&key)?;
-        check_context(&body.context)?;
         let level = consistency(&params)?;
         let reply = state
             .coordinator

@@ -8,7 +8,7 @@ use quorum_kv::{
     Causality, Config, Dot, Mode, Resolution, Version, VersionVector, majority, reconcile,
 };
 
-use crate::support::{Cluster, blind, config};
+use crate::support::{Cluster, blind, config, heard_from, waited_sorted};
 
 fn vv(pairs: &[(&str, u64)]) -> VersionVector {
     VersionVector::from_pairs(pairs.iter().copied())
@@ -291,9 +291,17 @@ fn step1_a_configuration_that_cannot_work_is_refused() {
     );
 }
 
+/// What a write body spends on JSON around its value.
+const BODY_OVERHEAD: usize = r#"{"value": ""}"#.len();
+
 /// A write body of exactly `len` bytes: `{"value": "xx…x"}`.
 fn body_of(len: usize) -> Vec<u8> {
-    format!("{{\"value\": \"{}\"}}", "x".repeat(len - 13)).into_bytes()
+    format!("{{\"value\": \"{}\"}}", "x".repeat(len - BODY_OVERHEAD)).into_bytes()
+}
+
+/// A write of `x` whose context names counter `n0` of node 0.
+fn body_with_n0(n0: u64) -> Vec<u8> {
+    format!("{{\"value\": \"x\", \"context\": {{\"n0\": {n0}}}}}").into_bytes()
 }
 
 /// A configuration that cannot work stops the node from starting: it never
@@ -338,20 +346,16 @@ async fn step1_a_request_goes_to_every_home_at_once() -> anyhow::Result<()> {
     let reply = cluster.put(1, "k", "v", &blind()).await?;
     assert!(reply.ok(), "nodes 1 and 2 make W: {}", reply.text);
     let trace = reply.trace();
-    let mut waited = trace.waited_for();
-    waited.sort();
+    let waited = waited_sorted(&trace);
     assert_eq!(waited, vec![1, 2], "the write: {trace:?}");
     assert!(
-        trace.replies.iter().all(|r| r.node != 0),
+        !heard_from(&trace, 0),
         "the write answered before node 0's call timed out, so it saw no reply from 0: {trace:?}"
     );
     let reply = cluster.get(1, "k").await?;
     assert_eq!(reply.values(), vec!["v"], "{}", reply.text);
     let trace = reply.trace();
-    assert!(
-        trace.replies.iter().all(|r| r.node != 0),
-        "the read too: {trace:?}"
-    );
+    assert!(!heard_from(&trace, 0), "the read too: {trace:?}");
     Ok(())
 }
 
@@ -393,8 +397,7 @@ async fn step1_a_write_needs_w_stores_and_is_refused_one_short() -> anyhow::Resu
     cluster.link(0, 2).cut();
     let reply = cluster.put(0, "a", "v", &blind()).await?;
     assert!(reply.ok(), "2 of 3 stores is W: {}", reply.text);
-    let mut waited = reply.trace().waited_for();
-    waited.sort();
+    let waited = waited_sorted(&reply.trace());
     assert_eq!(
         waited,
         vec![0, 1],
@@ -532,11 +535,7 @@ async fn step1_bad_input_is_refused_and_changes_nothing() -> anyhow::Result<()> 
         ),
         (
             "a counter of 2^53, past what JSON clients hold exactly",
-            format!(
-                "{{\"value\": \"x\", \"context\": {{\"n0\": {}}}}}",
-                1u64 << 53
-            )
-            .into_bytes(),
+            body_with_n0(1 << 53),
             400,
         ),
         ("a body of 64 KiB and one byte", body_of(64 * 1024 + 1), 413),
@@ -561,15 +560,16 @@ async fn step1_bad_input_is_refused_and_changes_nothing() -> anyhow::Result<()> 
         reply.text
     );
     let (values, _) = cluster.get_ok(1, "max").await?;
-    assert_eq!(values.first().map(String::len), Some(64 * 1024 - 13));
+    assert_eq!(
+        values.first().map(String::len),
+        Some(64 * 1024 - BODY_OVERHEAD)
+    );
     // The largest counter a context may carry, on another key: it would
     // supersede `good`. The write is stamped one past it, in that slot, and
     // the context handed back is then past what a client may send.
-    let largest = format!(
-        "{{\"value\": \"x\", \"context\": {{\"n0\": {}}}}}",
-        (1u64 << 53) - 1
-    );
-    let reply = cluster.put_raw(0, "big", largest.into_bytes()).await?;
+    let reply = cluster
+        .put_raw(0, "big", body_with_n0((1 << 53) - 1))
+        .await?;
     assert_eq!(reply.status, 200, "a counter of 2^53 - 1: {}", reply.text);
     let stamped = reply.context();
     assert_eq!(

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use quorum_kv::{Config, Consistency, Mode};
 
-use crate::support::{Cluster, blind, config};
+use crate::support::{Cluster, blind, config, waited_sorted};
 
 /// `one`, `quorum` and `all` wait for 1, a majority and N replies; only those
 /// three lower-case names are levels.
@@ -74,8 +74,7 @@ async fn step4_one_answers_after_the_fastest_replica_and_all_after_the_slowest()
     let reply = cluster.get_at(0, "k", Some("all")).await?;
     assert_eq!(reply.values(), vec!["v"], "{}", reply.text);
     let trace = reply.trace();
-    let mut waited = trace.waited_for();
-    waited.sort();
+    let waited = waited_sorted(&trace);
     assert_eq!(
         (trace.needed, waited),
         (3, vec![0, 1, 2]),
@@ -107,8 +106,7 @@ async fn step4_quorum_waits_for_a_majority_and_all_for_every_replica() -> anyhow
     cluster.put_at(0, "k", "v", &blind(), Some("all")).await?;
     cluster.link(0, 2).stall();
     let reply = cluster.get_at(0, "k", Some("quorum")).await?;
-    let mut waited = reply.trace().waited_for();
-    waited.sort();
+    let waited = waited_sorted(&reply.trace());
     assert_eq!(
         waited,
         vec![0, 1],
@@ -118,8 +116,7 @@ async fn step4_quorum_waits_for_a_majority_and_all_for_every_replica() -> anyhow
     let reply = cluster
         .put_at(0, "k", "w", &blind(), Some("quorum"))
         .await?;
-    let mut waited = reply.trace().waited_for();
-    waited.sort();
+    let waited = waited_sorted(&reply.trace());
     assert_eq!(waited, vec![0, 1], "a quorum write too: {}", reply.text);
     let reply = cluster.get_at(0, "k", Some("all")).await?;
     assert_eq!(

@@ -413,6 +413,20 @@ impl Cluster {
     }
 }
 
+/// The nodes `trace` waited for, in node order: their arrival order is the
+/// race's, not the code's.
+pub fn waited_sorted(trace: &Trace) -> Vec<usize> {
+    let mut waited = trace.waited_for();
+    waited.sort();
+    waited
+}
+
+/// Whether any reply from `node`, counted or not, reached the request before
+/// it answered.
+pub fn heard_from(trace: &Trace, node: usize) -> bool {
+    trace.replies.iter().any(|r| r.node == node)
+}
+
 /// The default test configuration: `n` replicas, majority quorums, `mode`.
 pub fn config(n: usize, mode: Mode) -> Config {
     Config {
